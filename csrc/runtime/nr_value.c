@@ -1,0 +1,116 @@
+/* nr_value.c -- immutable JSON payloads with a lazily converted foreign form. */
+#include "nr_value.h"
+
+#include "nr_json.h"
+#include "nr_sync.h"
+
+#include <stdlib.h>
+
+struct nr_value {
+    nr_refcount refs;
+    _Atomic(cJSON *) json;       /* owned; set at creation or on first use */
+    void *foreign;               /* owned reference, or NULL */
+    const nr_foreign_ops *ops;   /* operations for foreign */
+};
+
+nr_value *nr_value_from_json(cJSON *json)
+{
+    nr_value *v = malloc(sizeof *v);
+    if (v == NULL) {
+        cJSON_Delete(json);
+        return NULL;
+    }
+    nr_ref_init(&v->refs);
+    atomic_init(&v->json, json);
+    v->foreign = NULL;
+    v->ops = NULL;
+    return v;
+}
+
+nr_value *nr_value_from_foreign(void *obj, const nr_foreign_ops *ops)
+{
+    nr_value *v = malloc(sizeof *v);
+    if (v == NULL) {
+        ops->release(obj);
+        return NULL;
+    }
+    nr_ref_init(&v->refs);
+    atomic_init(&v->json, NULL);
+    v->foreign = obj;
+    v->ops = ops;
+    return v;
+}
+
+nr_value *nr_value_new_null(void)
+{
+    cJSON *j = cJSON_CreateNull();
+    return j == NULL ? NULL : nr_value_from_json(j);
+}
+
+NemoRelayStatus nr_value_parse(const char *text, size_t len, const char *what, nr_value **out,
+                               nr_error *err)
+{
+    *out = NULL;
+    cJSON *j = nr_json_parse(text, len, what, err);
+    if (j == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INVALID_JSON;
+    *out = nr_value_from_json(j);
+    if (*out == NULL)
+        return nr_error_nomem(err);
+    return NEMO_RELAY_STATUS_OK;
+}
+
+nr_value *nr_value_ref(nr_value *v)
+{
+    if (v != NULL)
+        nr_ref_inc(&v->refs);
+    return v;
+}
+
+void nr_value_release(nr_value *v)
+{
+    if (v == NULL || !nr_ref_dec(&v->refs))
+        return;
+    cJSON_Delete(atomic_load(&v->json));
+    if (v->foreign != NULL)
+        v->ops->release(v->foreign);
+    free(v);
+}
+
+const cJSON *nr_value_json(nr_value *v, nr_error *err)
+{
+    cJSON *j = atomic_load_explicit(&v->json, memory_order_acquire);
+    if (j != NULL)
+        return j;
+    cJSON *made = NULL;
+    if (v->ops->to_json(v->foreign, &made, err) != NEMO_RELAY_STATUS_OK)
+        return NULL;
+    /* Two threads may convert at once; the first to publish wins. */
+    cJSON *expected = NULL;
+    if (!atomic_compare_exchange_strong(&v->json, &expected, made)) {
+        cJSON_Delete(made);
+        return expected;
+    }
+    return made;
+}
+
+const cJSON *nr_value_json_if_ready(const nr_value *v)
+{
+    return atomic_load_explicit(&((nr_value *)v)->json, memory_order_acquire);
+}
+
+void *nr_value_foreign(const nr_value *v, const nr_foreign_ops *ops)
+{
+    return (v != NULL && v->ops == ops) ? v->foreign : NULL;
+}
+
+char *nr_value_print(nr_value *v, nr_error *err)
+{
+    const cJSON *j = nr_value_json(v, err);
+    if (j == NULL)
+        return NULL;
+    char *text = nr_json_print(j);
+    if (text == NULL)
+        nr_error_nomem(err);
+    return text;
+}
