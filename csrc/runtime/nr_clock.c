@@ -159,6 +159,10 @@ void nr_time_format(int64_t us, char buf[NR_TIMESTAMP_STR_LEN])
     int64_t year;
     unsigned month, day;
     civil_from_days(days, &year, &month, &day);
-    snprintf(buf, NR_TIMESTAMP_STR_LEN, "%04d-%02u-%02uT%02d:%02d:%02d.%06d+00:00", (int)year,
-             month, day, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
+    /* The modulos only tell the compiler the field widths: the values are in
+     * range for every timestamp nr_time_in_range accepts. */
+    snprintf(buf, NR_TIMESTAMP_STR_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%06u+00:00",
+             (unsigned)year % 10000u, month % 100u, day % 100u, (unsigned)(sod / 3600) % 100u,
+             (unsigned)(sod / 60 % 60) % 100u, (unsigned)(sod % 60) % 100u,
+             (unsigned)frac % 1000000u);
 }

@@ -25,6 +25,7 @@ typedef enum nr_errkind {
     NR_E_INVALID_JSON,       /* a payload did not parse or had the wrong shape */
     NR_E_NOT_ON_TOP,         /* scope handle is not at the top of the stack */
     NR_E_SCOPE_NOT_FOUND,    /* scope handle not found on the visible stack */
+    NR_E_SCOPE_ROOT,         /* the hidden root scope cannot be removed */
     NR_E_ALREADY_EXISTS,     /* duplicate registration name */
     NR_E_NOT_FOUND,          /* other lookups */
     NR_E_REJECTED,           /* a conditional guardrail rejected the call */

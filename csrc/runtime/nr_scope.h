@@ -49,6 +49,8 @@ typedef struct nr_scope {
     struct nr_scope *below;    /* strong reference: the chain link (NULL for roots and calls) */
     struct nr_mw_set *locals;  /* scope-local middleware; guarded by the registry lock */
     atomic_bool popped;
+    void *host_cache;    /* the binding's wrapper object, guarded by the binding's
+                          * own lock (the GIL); the runtime never touches it */
 } nr_scope;
 
 typedef struct nr_scope_init {

@@ -259,7 +259,7 @@ static NemoRelayStatus pop_op(nr_scope **top, void *arg, nr_error *err)
     if (found == NULL)
         return nr_error_set(err, NR_E_SCOPE_NOT_FOUND, "scope handle not found");
     if (found->is_root)
-        return nr_error_set(err, NR_E_INVALID_ARG, "root scope cannot be removed");
+        return nr_error_set(err, NR_E_SCOPE_ROOT, "root scope cannot be removed");
     if (found != *top)
         return nr_error_set(err, NR_E_NOT_ON_TOP, "scope handle is not at the top of the stack");
     /* The cell's reference to the popped node goes to the caller; the cell

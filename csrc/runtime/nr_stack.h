@@ -92,7 +92,7 @@ bool nr_thread_explicit(void);
 nr_scope *nr_visible_push(nr_scope_init *init, nr_error *err);
 
 /* Removes the node with uuid u if it is the visible top.  Errors:
- * NR_E_INVALID_ARG "root scope cannot be removed", NR_E_NOT_ON_TOP "scope
+ * NR_E_SCOPE_ROOT "root scope cannot be removed", NR_E_NOT_ON_TOP "scope
  * handle is not at the top of the stack", NR_E_SCOPE_NOT_FOUND "scope handle
  * not found".  On success *out is the popped node (new reference). */
 NemoRelayStatus nr_visible_pop(const nr_uuid *u, nr_scope **out, nr_error *err);

@@ -1,0 +1,138 @@
+/* py_callbacks.c -- registering Python callables; the subscriber trampoline. */
+#include "py_callbacks.h"
+
+#include "py_bridge.h"
+
+#include "nr_scope_ops.h"
+
+#include <stdlib.h>
+
+nr_py_cb *nr_py_cb_new(PyObject *callable, PyObject *name)
+{
+    nr_py_cb *cb = malloc(sizeof *cb);
+    if (cb == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    cb->callable = Py_NewRef(callable);
+    cb->name = Py_NewRef(name);
+    return cb;
+}
+
+void nr_py_cb_free(void *ud)
+{
+    nr_py_cb *cb = ud;
+    /* After shutdown the interpreter may be gone: leave its objects alone. */
+    if (nr_py_get_state() != NULL && Py_IsInitialized()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Py_DECREF(cb->callable);
+        Py_DECREF(cb->name);
+        PyGILState_Release(g);
+    }
+    free(cb);
+}
+
+PyObject *nr_py_register(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
+                         PyObject *name, int32_t priority, bool break_chain, PyObject *callable,
+                         nr_callback_fn fn)
+{
+    const char *cname;
+    if (!PyUnicode_Check(name)) {
+        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+        return NULL;
+    }
+    if ((cname = PyUnicode_AsUTF8(name)) == NULL)
+        return NULL;
+    if (!PyCallable_Check(callable)) {
+        PyErr_Format(PyExc_TypeError, "%s callback must be callable, not %.100s",
+                     nr_mw_kind_name(kind), Py_TYPE(callable)->tp_name);
+        return NULL;
+    }
+    nr_py_cb *ud = nr_py_cb_new(callable, name);
+    if (ud == NULL)
+        return NULL;
+    nr_callback_spec spec = {
+        .kind = kind,
+        .name = cname,
+        .priority = priority,
+        .break_chain = break_chain,
+        .native = false,
+        .fn = fn,
+        .user_data = ud,
+        .free_fn = nr_py_cb_free,
+    };
+    nr_error err = NR_ERROR_INIT;
+    NemoRelayStatus status;
+    if (scope_uuid == NULL) {
+        status = nr_register(&spec, NULL, &err);
+    } else {
+        nr_py_frame f;
+        if (nr_py_frame_enter(st, &f) < 0) {
+            nr_py_cb_free(ud);
+            return NULL;
+        }
+        status = nr_scope_local_register(scope_uuid, &spec, &err);
+        nr_py_frame_exit(st, &f, NULL);
+    }
+    if (status != NEMO_RELAY_STATUS_OK) {
+        nr_py_cb_free(ud); /* a failed registration took nothing */
+        return nr_py_raise(&err);
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *nr_py_deregister(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
+                           PyObject *name)
+{
+    const char *cname;
+    if (!PyUnicode_Check(name)) {
+        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+        return NULL;
+    }
+    if ((cname = PyUnicode_AsUTF8(name)) == NULL)
+        return NULL;
+    bool found;
+    if (scope_uuid == NULL) {
+        found = nr_deregister(kind, cname, NULL);
+    } else {
+        nr_py_frame f;
+        if (nr_py_frame_enter(st, &f) < 0)
+            return NULL;
+        found = nr_scope_local_deregister(scope_uuid, kind, cname);
+        nr_py_frame_exit(st, &f, NULL);
+    }
+    return PyBool_FromLong(found);
+}
+
+void nr_py_subscriber_cb(void *ud, struct nr_event *ev)
+{
+    nr_py_cb *cb = ud;
+    PyGILState_STATE g = PyGILState_Ensure();
+    nr_py_state *st = nr_py_get_state();
+    if (st == NULL || st->finalizing)
+        goto done;
+    PyObject *event = nr_py_event_new(ev);
+    PyObject *result = event != NULL ? nr_py_call_bridged(st, cb->callable, &event, 1, NULL) : NULL;
+    Py_XDECREF(event);
+    if (result == NULL) {
+        /* D4: a failing subscriber never breaks the emitter. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        PyObject *msg = PyUnicode_FromFormat("subscriber %R raised %s: %S", cb->name,
+                                             type != NULL ? ((PyTypeObject *)type)->tp_name : "?",
+                                             value != NULL ? value : Py_None);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        if (msg != NULL) {
+            nr_py_warn(PyUnicode_AsUTF8(msg));
+            Py_DECREF(msg);
+        } else {
+            PyErr_Clear();
+        }
+    }
+    Py_XDECREF(result);
+done:
+    PyGILState_Release(g);
+}

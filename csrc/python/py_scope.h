@@ -1,0 +1,20 @@
+/* py_scope.h -- scope functions of the module, and helpers shared with the
+ * tool and LLM bindings. */
+#ifndef NR_PY_SCOPE_H
+#define NR_PY_SCOPE_H
+
+#include "py_state.h"
+
+extern PyMethodDef nr_py_scope_methods[];
+
+/* Drops the GIL around a runtime call when native callbacks exist. */
+PyThreadState *nr_py_native_begin(void);
+void nr_py_native_end(PyThreadState *ts);
+
+/* attributes argument: None, an int, or a flags object with .value. */
+int nr_py_flags(PyObject *obj, uint32_t *out);
+
+/* handle= argument: None or a handle -> its uuid (borrowed from the node). */
+int nr_py_opt_parent(PyObject *obj, const nr_uuid **out);
+
+#endif /* NR_PY_SCOPE_H */

@@ -1,0 +1,103 @@
+/*
+ * py_state.h -- the extension module's state and shared declarations.
+ *
+ * The runtime underneath is process-global, so the module supports one
+ * instance per process (a second import in another interpreter is refused).
+ * Everything Python-side lives in the module state: heap types, the scope
+ * ContextVar, exception classes and cached helpers.  Code called back from the
+ * C runtime, which has no module object at hand, reaches the state through
+ * nr_py_get_state(), valid while the module is alive.
+ */
+#ifndef NR_PY_STATE_H
+#define NR_PY_STATE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "nr_error.h"
+#include "nr_event.h"
+#include "nr_scope.h"
+#include "nr_stack.h"
+
+typedef struct nr_py_state {
+    /* heap types */
+    PyTypeObject *ScopeHandle_Type;
+    PyTypeObject *ToolHandle_Type;
+    PyTypeObject *LLMHandle_Type;
+    PyTypeObject *ScopeStack_Type;
+    PyTypeObject *ScopeEvent_Type;
+    PyTypeObject *MarkEvent_Type;
+    PyTypeObject *LLMRequest_Type;
+
+    /* the current scope chain of a Python context: a ScopeHandle, or None */
+    PyObject *scope_var;
+
+    /* nemo_relay.errors classes */
+    PyObject *RelayError, *GuardrailRejected, *ScopeError, *NotOnTop, *ScopeNotFound,
+        *AlreadyExists, *NotFoundError, *PluginError, *InvalidConfig, *RegistrationFailed,
+        *PluginLoadError;
+
+    /* nemo_relay._types classes (imported lazily: they import nothing native) */
+    PyObject *ScopeType, *ScopeAttributes, *ToolAttributes, *LLMAttributes;
+
+    /* datetime support */
+    PyObject *epoch_utc; /* datetime(1970, 1, 1, tzinfo=timezone.utc) */
+
+    /* interned strings */
+    PyObject *str_value, *str_headers, *str_content;
+
+    /* set while the interpreter shuts down: stop calling into Python */
+    int finalizing;
+} nr_py_state;
+
+/* The state of the live module (NULL before import / after teardown). */
+nr_py_state *nr_py_get_state(void);
+
+/* ---- errors (py_errors.c) ---- */
+
+/* Raises the Python exception for err (re-raising a foreign exception as is)
+ * and clears err.  Returns NULL for convenience. */
+PyObject *nr_py_raise(nr_error *err);
+
+/* Stores the current Python exception into err as a foreign error
+ * (kind NR_E_CALLBACK, message "<prefix>: <str(exc)>"); clears the Python
+ * error indicator.  Returns the status. */
+NemoRelayStatus nr_py_capture_exception(nr_error *err, const char *prefix);
+
+/* Reports a RuntimeWarning; never leaves an exception set. */
+void nr_py_warn(const char *message);
+
+/* ---- argument parsing (py_args.c) ---- */
+
+/* Parses vectorcall arguments against names[] (NULL-terminated).  The first
+ * npos names may be given positionally; the others by keyword only; the
+ * first nreq are required.  out[] receives borrowed references (NULL when
+ * absent; None counts as present). */
+int nr_py_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames, const char *const *names, int npos, int nreq,
+                     PyObject **out);
+
+/* Optional str argument: NULL/None -> *out NULL; else UTF-8 (borrowed). */
+int nr_py_opt_str(PyObject *obj, const char *what, const char **out);
+
+/* ---- handles (py_handles.c) ---- */
+
+/* A handle object for node: the cached wrapper if one is alive, else a new
+ * one of the type matching the node's family.  New reference. */
+PyObject *nr_py_handle_for(nr_scope *node);
+/* The node of a ScopeHandle/ToolHandle/LLMHandle (borrowed) or NULL with a
+ * TypeError set. */
+nr_scope *nr_py_handle_node(PyObject *obj, const char *what);
+/* The stack of a ScopeStack object (borrowed) or NULL with TypeError. */
+nr_stack *nr_py_stack_of(PyObject *obj);
+PyObject *nr_py_stack_new(nr_stack *stack); /* takes a reference of its own */
+
+/* ---- events (py_events.c) ---- */
+
+/* A ScopeEvent or MarkEvent wrapping ev (new reference). */
+PyObject *nr_py_event_new(nr_event *ev);
+
+int nr_py_handles_init(PyObject *module, nr_py_state *st);
+int nr_py_events_init(PyObject *module, nr_py_state *st);
+
+#endif /* NR_PY_STATE_H */

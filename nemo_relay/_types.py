@@ -1,0 +1,135 @@
+"""Small value types shared by the package (pure Python, no native code)."""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar
+
+__all__ = ["ScopeType", "ScopeAttributes", "ToolAttributes", "LLMAttributes"]
+
+
+class ScopeType(enum.IntEnum):
+    """What kind of work a scope represents; recorded as the event category."""
+
+    Agent = 0
+    Function = 1
+    Tool = 2
+    Llm = 3
+    Retriever = 4
+    Embedder = 5
+    Reranker = 6
+    Guardrail = 7
+    Evaluator = 8
+    Custom = 9
+    Unknown = 10
+
+    def __repr__(self) -> str:
+        return f"ScopeType.{self.name}"
+
+
+class _Flags:
+    """Immutable bit flags with ``|``, ``&`` and ``is_*`` properties."""
+
+    __slots__ = ("_value",)
+    _NAMES: ClassVar[dict[int, str]] = {}
+
+    def __init__(self, value: int = 0) -> None:
+        if isinstance(value, _Flags):
+            value = value.value
+        if not isinstance(value, int):
+            raise TypeError(f"{type(self).__name__} value must be an int")
+        self._value = int(value)
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+    def __or__(self, other: object) -> "_Flags":
+        if isinstance(other, (type(self), int)):
+            return type(self)(self._value | int(other))
+        return NotImplemented
+
+    __ror__ = __or__
+
+    def __and__(self, other: object) -> "_Flags":
+        if isinstance(other, (type(self), int)):
+            return type(self)(self._value & int(other))
+        return NotImplemented
+
+    __rand__ = __and__
+
+    def __int__(self) -> int:
+        return self._value
+
+    def __index__(self) -> int:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return self._value != 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, type(self)):
+            return self._value == other._value
+        if isinstance(other, int):
+            return self._value == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._value))
+
+    def __repr__(self) -> str:
+        names = [n for bit, n in sorted(self._NAMES.items()) if self._value & bit]
+        return f"{type(self).__name__}({'|'.join(names) or self._value})"
+
+
+class ScopeAttributes(_Flags):
+    """Scope flags: ``PARALLEL`` (1) and ``RELOCATABLE`` (2)."""
+
+    __slots__ = ()
+    _NAMES = {1: "PARALLEL", 2: "RELOCATABLE"}
+    PARALLEL: ClassVar["ScopeAttributes"]
+    RELOCATABLE: ClassVar["ScopeAttributes"]
+
+    @property
+    def is_parallel(self) -> bool:
+        return bool(self._value & 1)
+
+    @property
+    def is_relocatable(self) -> bool:
+        return bool(self._value & 2)
+
+
+class ToolAttributes(_Flags):
+    """Tool call flags: ``REMOTE`` (1)."""
+
+    __slots__ = ()
+    _NAMES = {1: "REMOTE"}
+    REMOTE: ClassVar["ToolAttributes"]
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self._value & 1)
+
+
+class LLMAttributes(_Flags):
+    """LLM call flags: ``STATEFUL`` (1) and ``STREAMING`` (2)."""
+
+    __slots__ = ()
+    _NAMES = {1: "STATEFUL", 2: "STREAMING"}
+    STATEFUL: ClassVar["LLMAttributes"]
+    STREAMING: ClassVar["LLMAttributes"]
+
+    @property
+    def is_stateful(self) -> bool:
+        return bool(self._value & 1)
+
+    @property
+    def is_streaming(self) -> bool:
+        return bool(self._value & 2)
+
+
+ScopeAttributes.PARALLEL = ScopeAttributes(1)
+ScopeAttributes.RELOCATABLE = ScopeAttributes(2)
+ToolAttributes.REMOTE = ToolAttributes(1)
+LLMAttributes.STATEFUL = LLMAttributes(1)
+LLMAttributes.STREAMING = LLMAttributes(2)
