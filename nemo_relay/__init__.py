@@ -17,6 +17,7 @@ from types import TracebackType as _TracebackType
 from . import _native
 from ._native import (
     LLMHandle,
+    LLMRequest,
     MarkEvent,
     ScopeEvent,
     ScopeHandle,
@@ -98,7 +99,7 @@ def fork_asyncio_context() -> _contextvars.Context:
     return _contextvars.copy_context()
 
 
-from . import errors, scope, scope_local, subscribers  # noqa: E402
+from . import errors, guardrails, intercepts, llm, scope, scope_local, subscribers, tools  # noqa: E402
 
 _atexit.register(_native._shutdown)
 
@@ -106,6 +107,7 @@ __all__ = [
     "Event",
     "LLMAttributes",
     "LLMHandle",
+    "LLMRequest",
     "MarkEvent",
     "ScopeAttributes",
     "ScopeEvent",
@@ -120,11 +122,15 @@ __all__ = [
     "fork_asyncio_context",
     "get_include",
     "get_scope_stack",
+    "guardrails",
+    "intercepts",
+    "llm",
     "propagate_scope_to_thread",
     "scope",
     "scope_local",
     "scope_stack_active",
     "set_thread_scope_stack",
     "subscribers",
+    "tools",
     "use_scope_stack",
 ]

@@ -1,6 +1,8 @@
 /* py_convert.c -- Python <-> JSON conversion and Python-backed values. */
 #include "py_convert.h"
 
+#include "py_llm_request.h"
+
 #include <datetime.h>
 #include <math.h>
 #include <string.h>
@@ -143,28 +145,26 @@ static cJSON *to_cjson(PyObject *obj, int depth)
     } else if (PyList_Check(obj) || PyTuple_Check(obj)) {
         return seq_to_cjson(obj, depth);
     } else {
-        nr_py_state *st = nr_py_get_state();
-        if (st != NULL && Py_IS_TYPE(obj, st->LLMRequest_Type)) {
+        if (nr_py_is_llm_request(obj)) {
             /* an LLMRequest travels as {"headers": ..., "content": ...} */
-            PyObject *h = PyObject_GetAttr(obj, st->str_headers);
-            PyObject *c = h != NULL ? PyObject_GetAttr(obj, st->str_content) : NULL;
-            cJSON *o = NULL;
-            if (c != NULL && (o = cJSON_CreateObject()) != NULL) {
-                cJSON *hj = to_cjson(h, depth + 1);
-                cJSON *cj = hj != NULL ? to_cjson(c, depth + 1) : NULL;
-                if (hj == NULL || !cJSON_AddItemToObject(o, "headers", hj)) {
-                    cJSON_Delete(hj);
-                    cJSON_Delete(cj);
-                    cJSON_Delete(o);
-                    o = NULL;
-                } else if (cj == NULL || !cJSON_AddItemToObject(o, "content", cj)) {
-                    cJSON_Delete(cj);
-                    cJSON_Delete(o);
-                    o = NULL;
-                }
+            PyObject *h, *c;
+            nr_py_llm_request_parts(obj, &h, &c);
+            cJSON *o = cJSON_CreateObject();
+            if (o == NULL)
+                return (cJSON *)PyErr_NoMemory();
+            cJSON *hj = to_cjson(h, depth + 1);
+            cJSON *cj = hj != NULL ? to_cjson(c, depth + 1) : NULL;
+            if (cj == NULL || !cJSON_AddItemToObject(o, "headers", hj)) {
+                cJSON_Delete(hj);
+                cJSON_Delete(cj);
+                cJSON_Delete(o);
+                return NULL;
             }
-            Py_XDECREF(h);
-            Py_XDECREF(c);
+            if (!cJSON_AddItemToObject(o, "content", cj)) {
+                cJSON_Delete(cj);
+                cJSON_Delete(o);
+                return (cJSON *)PyErr_NoMemory();
+            }
             return o;
         }
         type_error_json(obj);
@@ -212,8 +212,7 @@ static int check_json(PyObject *obj, int depth)
                 return -1;
         return 0;
     }
-    nr_py_state *st = nr_py_get_state();
-    if (st != NULL && Py_IS_TYPE(obj, st->LLMRequest_Type))
+    if (nr_py_is_llm_request(obj))
         return 0;
     return type_error_json(obj);
 }

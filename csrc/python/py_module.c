@@ -7,7 +7,9 @@
  */
 #include "py_state.h"
 
+#include "py_call.h"
 #include "py_convert.h"
+#include "py_llm_request.h"
 #include "py_scope.h"
 
 #include "nr_registry.h"
@@ -115,7 +117,10 @@ static int module_exec(PyObject *mod)
     if (nr_py_convert_init(st) < 0 || nr_py_handles_init(mod, st) < 0 ||
         nr_py_events_init(mod, st) < 0 || import_errors(st) < 0)
         goto fail;
-    if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0)
+    if (nr_py_llm_request_init(mod, st) < 0 || nr_py_call_init(mod, st) < 0)
+        goto fail;
+    if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 ||
+        PyModule_AddFunctions(mod, nr_py_middleware_methods) < 0)
         goto fail;
     if (PyModule_AddStringConstant(mod, "RELAY_VERSION", nr_relay_version()) < 0)
         goto fail;
@@ -138,6 +143,10 @@ static int module_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->ScopeEvent_Type);
     Py_VISIT(st->MarkEvent_Type);
     Py_VISIT(st->LLMRequest_Type);
+    Py_VISIT(st->CallState_Type);
+    Py_VISIT(st->Next_Type);
+    Py_VISIT(st->ChainStep_Type);
+    Py_VISIT(st->ExecuteCall_Type);
     return 0;
 }
 
@@ -151,6 +160,9 @@ static int module_clear(PyObject *mod)
         (PyObject **)&st->LLMHandle_Type,   (PyObject **)&st->ScopeStack_Type,
         (PyObject **)&st->ScopeEvent_Type,  (PyObject **)&st->MarkEvent_Type,
         (PyObject **)&st->LLMRequest_Type,  &st->scope_var,
+        (PyObject **)&st->CallState_Type,   (PyObject **)&st->Next_Type,
+        (PyObject **)&st->ChainStep_Type,   (PyObject **)&st->ExecuteCall_Type,
+        &st->get_running_loop,
         &st->RelayError, &st->GuardrailRejected, &st->ScopeError, &st->NotOnTop,
         &st->ScopeNotFound, &st->AlreadyExists, &st->NotFoundError, &st->PluginError,
         &st->InvalidConfig, &st->RegistrationFailed, &st->PluginLoadError, &st->ScopeType,

@@ -28,6 +28,13 @@ typedef struct nr_py_state {
     PyTypeObject *ScopeEvent_Type;
     PyTypeObject *MarkEvent_Type;
     PyTypeObject *LLMRequest_Type;
+    PyTypeObject *CallState_Type;
+    PyTypeObject *Next_Type;
+    PyTypeObject *ChainStep_Type;
+    PyTypeObject *ExecuteCall_Type;
+
+    /* asyncio._get_running_loop */
+    PyObject *get_running_loop;
 
     /* the current scope chain of a Python context: a ScopeHandle, or None */
     PyObject *scope_var;

@@ -53,10 +53,14 @@ const char *nr_mw_kind_name(nr_mw_kind kind);
 struct nr_event;
 struct nr_stream;
 
+struct nr_call;
+
 /* What a middleware callback is told about the call it is part of. */
 typedef struct nr_call_info {
-    const char *name; /* tool or LLM name */
-    void *env;        /* the caller's environment (binding-defined), or NULL */
+    const char *name;     /* tool or LLM name */
+    void *env;            /* the caller's environment (binding-defined), or NULL */
+    struct nr_call *call; /* the managed call, or NULL outside one */
+    size_t position;      /* execution intercepts: this callback's index in the chain */
 } nr_call_info;
 
 /* A continuation: the rest of an execution chain.  May be called any number

@@ -1,0 +1,892 @@
+/* py_call.c -- tools.execute / llm.execute and their sync twins. */
+#include "py_call.h"
+
+#include "py_bridge.h"
+#include "py_callbacks.h"
+#include "py_convert.h"
+#include "py_coro.h"
+#include "py_llm_request.h"
+#include "py_scope.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- environment --------------------------------------------------------------- */
+
+nr_py_env *nr_py_env_new(PyObject *loop, PyObject *context)
+{
+    nr_py_env *env = calloc(1, sizeof *env);
+    if (env == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    env->loop = Py_XNewRef(loop);
+    env->context = Py_XNewRef(context);
+    return env;
+}
+
+void nr_py_env_release(void *p)
+{
+    nr_py_env *env = p;
+    if (env == NULL)
+        return;
+    if (nr_py_get_state() != NULL && Py_IsInitialized()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Py_XDECREF(env->loop);
+        Py_XDECREF(env->context);
+        PyGILState_Release(g);
+    }
+    free(env);
+}
+
+/* ---- CallState: what Python-side pieces of one call share ------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    nr_call *call;     /* strong */
+    PyObject *func;    /* the tool/LLM function */
+    nr_call_kind kind;
+    nr_py_env *env;    /* owned by the call */
+} CallStateObject;
+
+static void callstate_dealloc(CallStateObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->func);
+    if (self->env != NULL && self->env->state == (PyObject *)self)
+        self->env->state = NULL;
+    nr_call *c = self->call;
+    self->call = NULL;
+    nr_call_release(c);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int callstate_traverse(CallStateObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->func);
+    return 0;
+}
+
+static PyType_Slot callstate_slots[] = {
+    {Py_tp_dealloc, callstate_dealloc},
+    {Py_tp_traverse, callstate_traverse},
+    {0, NULL},
+};
+
+static PyType_Spec callstate_spec = {
+    "nemo_relay._CallState", sizeof(CallStateObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, callstate_slots};
+
+/* Takes the call reference. */
+static CallStateObject *callstate_new(nr_call *call, PyObject *func, nr_call_kind kind)
+{
+    nr_py_state *st = nr_py_get_state();
+    CallStateObject *s = PyObject_GC_New(CallStateObject, st->CallState_Type);
+    if (s == NULL) {
+        nr_call_release(call);
+        return NULL;
+    }
+    s->call = call;
+    s->func = Py_NewRef(func);
+    s->kind = kind;
+    s->env = nr_call_info_of(call)->env;
+    if (s->env != NULL)
+        s->env->state = (PyObject *)s;
+    PyObject_GC_Track(s);
+    return s;
+}
+
+PyObject *nr_py_call_input(nr_call_kind kind, nr_value *in)
+{
+    if (kind == NR_CALL_LLM)
+        return nr_py_llm_request_from_value(in, "LLM request");
+    return nr_py_value_to_py(in);
+}
+
+/* A result a callback handed back for recording and return: must be JSON. */
+static nr_value *wrap_result(PyObject *r)
+{
+    if (nr_py_check_json(r) < 0)
+        return NULL;
+    return nr_py_value_wrap(r);
+}
+
+/* ---- Next and ChainStep: the onion driven from Python ------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    CallStateObject *state;
+    size_t index; /* first chain entry still to run */
+} NextObject;
+
+typedef struct {
+    nr_py_coro base;
+    CallStateObject *state;
+    size_t index;
+    PyObject *input;
+} ChainStepObject;
+
+static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input);
+
+static PyObject *next_call(NextObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *input;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) > 0) {
+        PyErr_SetString(PyExc_TypeError, "next() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O:next", &input))
+        return NULL;
+    if (self->state->kind == NR_CALL_LLM && !nr_py_is_llm_request(input)) {
+        PyErr_Format(PyExc_TypeError, "next() expects an LLMRequest, not %.100s",
+                     Py_TYPE(input)->tp_name);
+        return NULL;
+    }
+    if (self->state->kind == NR_CALL_TOOL && nr_py_check_json(input) < 0)
+        return NULL;
+    return chainstep_new(self->state, self->index, input);
+}
+
+static void next_dealloc(NextObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->state);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int next_traverse(NextObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->state);
+    return 0;
+}
+
+static PyType_Slot next_slots[] = {
+    {Py_tp_call, next_call},
+    {Py_tp_dealloc, next_dealloc},
+    {Py_tp_traverse, next_traverse},
+    {Py_tp_doc, "next(input) -> awaitable: the rest of the execution chain."},
+    {0, NULL},
+};
+
+static PyType_Spec next_spec = {
+    "nemo_relay._Next", sizeof(NextObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, next_slots};
+
+static PyObject *next_new(CallStateObject *state, size_t index)
+{
+    NextObject *n = PyObject_GC_New(NextObject, nr_py_get_state()->Next_Type);
+    if (n == NULL)
+        return NULL;
+    n->state = (CallStateObject *)Py_NewRef(state);
+    n->index = index;
+    PyObject_GC_Track(n);
+    return (PyObject *)n;
+}
+
+static int is_chainstep(PyObject *obj)
+{
+    return Py_IS_TYPE(obj, nr_py_get_state()->ChainStep_Type);
+}
+
+/* The runtime's innermost function: calls the Python function, inline. */
+static NemoRelayStatus func_trampoline(void *ud, const nr_call_info *ci, nr_value *in,
+                                       nr_value **out, nr_error *err)
+{
+    CallStateObject *state = ud;
+    (void)ci;
+    *out = NULL;
+    PyGILState_STATE g = PyGILState_Ensure();
+    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
+    PyObject *arg = nr_py_call_input(state->kind, in);
+    PyObject *r = arg != NULL ? nr_py_invoke_sync(state->env, state->func, &arg, 1) : NULL;
+    Py_XDECREF(arg);
+    if (r != NULL && (*out = wrap_result(r)) == NULL)
+        Py_CLEAR(r);
+    if (r == NULL)
+        st = nr_py_capture_exception(err, NULL);
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+    return st;
+}
+
+/* Runs a ChainStep inline (sync twin, worker thread): the C onion from its
+ * index. */
+static PyObject *chainstep_run_sync(ChainStepObject *step)
+{
+    step->base.state = NR_CORO_DONE;
+    CallStateObject *state = step->state;
+    nr_value *in = nr_py_value_wrap(step->input);
+    if (in == NULL)
+        return NULL;
+    nr_value *out = NULL;
+    nr_error err = NR_ERROR_INIT;
+    PyThreadState *ts = nr_py_native_begin();
+    NemoRelayStatus st =
+        nr_call_execute(state->call, step->index, in, func_trampoline, state, &out, &err);
+    nr_py_native_end(ts);
+    nr_value_release(in);
+    if (st != NEMO_RELAY_STATUS_OK)
+        return nr_py_raise(&err);
+    PyObject *r = nr_py_value_to_py(out);
+    nr_value_release(out);
+    return r;
+}
+
+PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const *args,
+                            size_t nargs)
+{
+    nr_py_state *st = nr_py_get_state();
+    PyObject *r = nr_py_call_bridged(st, callable, args, nargs, env != NULL ? env->context : NULL);
+    if (r == NULL || !nr_py_is_awaitable(r))
+        return r;
+    if (is_chainstep(r)) {
+        PyObject *v = chainstep_run_sync((ChainStepObject *)r);
+        Py_DECREF(r);
+        return v;
+    }
+    /* Nothing can await it here: close it so it does not warn, and say why. */
+    PyObject *closed = PyObject_CallMethod(r, "close", NULL);
+    if (closed == NULL)
+        PyErr_Clear();
+    Py_XDECREF(closed);
+    PyErr_Format(PyExc_TypeError,
+                 "%R returned an awaitable, but this call is synchronous; awaitable Python "
+                 "middleware requires an async caller (await tools.execute / llm.execute)",
+                 callable);
+    Py_DECREF(r);
+    return NULL;
+}
+
+NemoRelayStatus nr_py_exec_trampoline(void *ud, const nr_call_info *ci, nr_value *in,
+                                      const nr_next *next, nr_value **out, nr_error *err)
+{
+    nr_py_cb *cb = ud;
+    nr_py_env *env = ci->env;
+    (void)next; /* the Python `next` continues the same chain from the same snapshot */
+    *out = NULL;
+    PyGILState_STATE g = PyGILState_Ensure();
+    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
+    CallStateObject *state = env != NULL ? (CallStateObject *)env->state : NULL;
+    PyObject *r = NULL;
+    if (state == NULL) {
+        st = nr_error_set(err, NR_E_INTERNAL, "execution intercept called outside a managed call");
+        goto done;
+    }
+    PyObject *args[3] = {PyUnicode_FromString(ci->name), nr_py_call_input(state->kind, in),
+                         next_new(state, ci->position + 1)};
+    if (args[0] != NULL && args[1] != NULL && args[2] != NULL)
+        r = nr_py_invoke_sync(env, cb->callable, args, 3);
+    for (int i = 0; i < 3; i++)
+        Py_XDECREF(args[i]);
+    if (r != NULL && (*out = wrap_result(r)) == NULL)
+        Py_CLEAR(r);
+    if (r == NULL)
+        st = nr_py_capture_exception(err, NULL);
+    Py_XDECREF(r);
+done:
+    PyGILState_Release(g);
+    return st;
+}
+
+/* The Python callable behind a chain entry, if the entry is Python. */
+static PyObject *python_entry(const nr_callback *cb)
+{
+    return cb->fn.execution == nr_py_exec_trampoline ? ((nr_py_cb *)cb->user_data)->callable
+                                                      : NULL;
+}
+
+static int chainstep_start(nr_py_coro *base, PyObject **result)
+{
+    ChainStepObject *self = (ChainStepObject *)base;
+    CallStateObject *state = self->state;
+    const nr_mw_list *list = nr_call_execution_list(state->call, false);
+    PyObject *r;
+    if (self->index >= list->n) {
+        r = PyObject_CallOneArg(state->func, self->input);
+    } else {
+        PyObject *callable = python_entry(list->items[self->index]);
+        if (callable == NULL) {
+            /* A native intercept cannot await: it runs on a worker thread. */
+            PyErr_SetString(PyExc_NotImplementedError,
+                            "native execution intercepts in async calls need the worker pool");
+            return -1;
+        }
+        PyObject *args[3] = {PyUnicode_FromString(nr_call_info_of(state->call)->name),
+                             Py_NewRef(self->input), next_new(state, self->index + 1)};
+        r = (args[0] != NULL && args[2] != NULL) ? PyObject_Vectorcall(callable, args, 3, NULL)
+                                                 : NULL;
+        for (int i = 0; i < 3; i++)
+            Py_XDECREF(args[i]);
+    }
+    if (r == NULL)
+        return -1;
+    if (nr_py_is_awaitable(r)) {
+        int rc = nr_py_coro_await(base, r);
+        Py_DECREF(r);
+        return rc;
+    }
+    if (nr_py_check_json(r) < 0) {
+        Py_DECREF(r);
+        return -1;
+    }
+    *result = r;
+    return 0;
+}
+
+static int chainstep_resume(nr_py_coro *base, PyObject *value, PyObject **result)
+{
+    (void)base;
+    if (value == NULL || nr_py_check_json(value) < 0)
+        return -1;
+    *result = Py_NewRef(value);
+    return 0;
+}
+
+static void chainstep_abandon(nr_py_coro *base)
+{
+    (void)base;
+}
+
+static int chainstep_traverse(nr_py_coro *base, visitproc visit, void *arg)
+{
+    ChainStepObject *self = (ChainStepObject *)base;
+    Py_VISIT(self->state);
+    Py_VISIT(self->input);
+    return 0;
+}
+
+static void chainstep_clear(nr_py_coro *base)
+{
+    ChainStepObject *self = (ChainStepObject *)base;
+    Py_CLEAR(self->state);
+    Py_CLEAR(self->input);
+}
+
+static const nr_py_coro_ops chainstep_ops = {chainstep_start, chainstep_resume, chainstep_abandon,
+                                             chainstep_traverse, chainstep_clear};
+
+static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input)
+{
+    ChainStepObject *s = (ChainStepObject *)nr_py_coro_alloc(nr_py_get_state()->ChainStep_Type,
+                                                             &chainstep_ops);
+    if (s == NULL)
+        return NULL;
+    s->state = (CallStateObject *)Py_NewRef(state);
+    s->index = index;
+    s->input = Py_NewRef(input);
+    PyObject_GC_Track(s);
+    return (PyObject *)s;
+}
+
+/* ---- call arguments ------------------------------------------------------------- */
+
+typedef struct call_args {
+    nr_call_kind kind;
+    PyObject *name;      /* str */
+    PyObject *input;     /* args, or an LLMRequest */
+    PyObject *func;
+    nr_scope *parent;    /* strong, or NULL */
+    uint32_t attributes;
+    nr_value *data;      /* strong or NULL */
+    nr_value *metadata;  /* strong or NULL */
+    PyObject *extra;     /* tool_call_id or model_name (str) or NULL */
+} call_args;
+
+static void call_args_clear(call_args *a)
+{
+    Py_CLEAR(a->name);
+    Py_CLEAR(a->input);
+    Py_CLEAR(a->func);
+    Py_CLEAR(a->extra);
+    nr_scope_release(a->parent);
+    nr_value_release(a->data);
+    nr_value_release(a->metadata);
+    a->parent = NULL;
+    a->data = a->metadata = NULL;
+}
+
+/* Parses (name, input, func, *, handle, attributes, data, metadata, extra). */
+static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
+                           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const tool_names[] = {"name",     "args",         "func",
+                                             "handle",   "attributes",   "data",
+                                             "metadata", "tool_call_id", NULL};
+    static const char *const llm_names[] = {"name", "request", "func", "handle", "attributes",
+                                            "data", "metadata", "model_name", NULL};
+    PyObject *v[8];
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    if (nr_py_parse_args(fname, args, nargs, kwnames, kind == NR_CALL_TOOL ? tool_names : llm_names,
+                         3, 3, v) < 0)
+        return -1;
+    const char *s;
+    const nr_uuid *parent;
+    if (nr_py_opt_str(v[0], "name", &s) < 0)
+        return -1;
+    if (kind == NR_CALL_LLM && !nr_py_is_llm_request(v[1])) {
+        PyErr_Format(PyExc_TypeError, "request must be an LLMRequest, not %.100s",
+                     Py_TYPE(v[1])->tp_name);
+        return -1;
+    }
+    if (kind == NR_CALL_TOOL && nr_py_check_json(v[1]) < 0)
+        return -1;
+    if (!PyCallable_Check(v[2])) {
+        PyErr_Format(PyExc_TypeError, "func must be callable, not %.100s", Py_TYPE(v[2])->tp_name);
+        return -1;
+    }
+    if (nr_py_opt_parent(v[3], &parent) < 0 || nr_py_flags(v[4], &a->attributes) < 0 ||
+        nr_py_opt_value(v[5], &a->data) < 0 || nr_py_opt_value(v[6], &a->metadata) < 0 ||
+        nr_py_opt_str(v[7], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &s) < 0) {
+        call_args_clear(a);
+        return -1;
+    }
+    a->name = Py_NewRef(v[0]);
+    a->input = Py_NewRef(v[1]);
+    a->func = Py_NewRef(v[2]);
+    a->parent = parent != NULL ? nr_scope_ref(nr_py_handle_node(v[3], "handle")) : NULL;
+    a->extra = v[7] != NULL && v[7] != Py_None ? Py_NewRef(v[7]) : NULL;
+    return 0;
+}
+
+/* Fills spec from a (borrowed; valid while a lives). */
+static int call_spec_fill(nr_call_spec *spec, const call_args *a, nr_value *input, nr_py_env *env)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->kind = a->kind;
+    spec->name = PyUnicode_AsUTF8(a->name);
+    spec->input = input;
+    spec->parent = a->parent != NULL ? &a->parent->uuid : NULL;
+    spec->attributes = a->attributes;
+    spec->data = a->data;
+    spec->metadata = a->metadata;
+    const char *extra = a->extra != NULL ? PyUnicode_AsUTF8(a->extra) : NULL;
+    if (a->kind == NR_CALL_TOOL)
+        spec->tool_call_id = extra;
+    else
+        spec->model_name = extra;
+    spec->env = env;
+    spec->env_release = nr_py_env_release;
+    return spec->name != NULL ? 0 : -1;
+}
+
+/* Steps 1-3 under the caller's chain.  Returns a CallState or NULL. */
+static CallStateObject *begin_call(nr_py_state *st, const call_args *a, nr_py_env *env)
+{
+    nr_value *input = nr_py_value_wrap(a->input);
+    if (input == NULL) {
+        nr_py_env_release(env);
+        return NULL;
+    }
+    nr_call_spec spec;
+    if (call_spec_fill(&spec, a, input, env) < 0) {
+        nr_value_release(input);
+        nr_py_env_release(env);
+        return NULL;
+    }
+    nr_py_frame f;
+    if (nr_py_frame_enter(st, &f) < 0) {
+        nr_value_release(input);
+        nr_py_env_release(env);
+        return NULL;
+    }
+    nr_error err = NR_ERROR_INIT;
+    nr_call *call = NULL;
+    PyThreadState *ts = nr_py_native_begin();
+    NemoRelayStatus status = nr_call_begin(&spec, &call, &err);
+    nr_py_native_end(ts);
+    nr_py_frame_exit(st, &f, NULL);
+    nr_value_release(input);
+    if (status != NEMO_RELAY_STATUS_OK) {
+        nr_py_raise(&err);
+        return NULL;
+    }
+    return callstate_new(call, a->func, a->kind);
+}
+
+/* Step 5 under the caller's chain. */
+static void end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status status,
+                          PyObject *result, const char *description)
+{
+    nr_value *value = result != NULL ? nr_py_value_wrap(result) : NULL;
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    nr_py_frame f;
+    bool framed = nr_py_frame_enter(st, &f) == 0;
+    if (!framed)
+        PyErr_Clear();
+    PyThreadState *ts = nr_py_native_begin();
+    nr_call_end(state->call, status, value, description);
+    nr_py_native_end(ts);
+    if (framed)
+        nr_py_frame_exit(st, &f, NULL);
+    nr_value_release(value);
+    PyErr_Restore(type, exc, tb);
+}
+
+/* The end status for an exception: ERROR for an Exception, UNSET for other
+ * BaseExceptions (cancellation, KeyboardInterrupt).  *desc gets str(exc). */
+static nr_end_status status_of(PyObject *exc, PyObject **desc)
+{
+    *desc = exc != NULL ? PyObject_Str(exc) : NULL;
+    if (*desc == NULL)
+        PyErr_Clear();
+    return (exc != NULL && PyObject_IsInstance(exc, PyExc_Exception) == 1) ? NR_END_ERROR
+                                                                           : NR_END_UNSET;
+}
+
+/* Step 5 for an outcome: result, or (result NULL) the pending exception,
+ * which is kept. */
+static void end_call(nr_py_state *st, CallStateObject *state, PyObject *result)
+{
+    if (result != NULL) {
+        end_call_with(st, state, NR_END_OK, result, NULL);
+        return;
+    }
+    PyObject *type, *exc, *tb, *desc;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    nr_end_status status = status_of(exc, &desc);
+    end_call_with(st, state, status, NULL, desc != NULL ? PyUnicode_AsUTF8(desc) : NULL);
+    Py_XDECREF(desc);
+    PyErr_Restore(type, exc, tb);
+}
+
+/* ---- ExecuteCall: await tools.execute(...) ---------------------------------------- */
+
+typedef struct {
+    nr_py_coro base;
+    call_args args;
+    CallStateObject *state; /* once begun */
+} ExecuteCallObject;
+
+static int execute_finish(ExecuteCallObject *self, PyObject *value, PyObject **result)
+{
+    nr_py_state *st = nr_py_get_state();
+    if (value != NULL && nr_py_check_json(value) < 0)
+        value = NULL;
+    end_call(st, self->state, value);
+    if (value == NULL)
+        return -1;
+    *result = Py_NewRef(value);
+    return 0;
+}
+
+static int execute_start(nr_py_coro *base, PyObject **result)
+{
+    ExecuteCallObject *self = (ExecuteCallObject *)base;
+    nr_py_state *st = nr_py_get_state();
+    PyObject *loop = PyObject_CallNoArgs(st->get_running_loop);
+    if (loop == NULL)
+        return -1;
+    nr_py_env *env = nr_py_env_new(loop == Py_None ? NULL : loop, NULL);
+    Py_DECREF(loop);
+    if (env == NULL)
+        return -1;
+    self->state = begin_call(st, &self->args, env);
+    if (self->state == NULL)
+        return -1;
+    PyObject *input = nr_py_call_input(self->args.kind, nr_call_input(self->state->call));
+    if (input == NULL)
+        return execute_finish(self, NULL, result);
+    PyObject *r;
+    if (nr_call_execution_list(self->state->call, false)->n == 0)
+        r = PyObject_CallOneArg(self->state->func, input);
+    else
+        r = chainstep_new(self->state, 0, input);
+    Py_DECREF(input);
+    if (r != NULL && nr_py_is_awaitable(r)) {
+        int rc = nr_py_coro_await(base, r);
+        Py_DECREF(r);
+        if (rc == 0)
+            return 0;
+        r = NULL;
+    }
+    int rc = execute_finish(self, r, result);
+    Py_XDECREF(r);
+    return rc;
+}
+
+static int execute_resume(nr_py_coro *base, PyObject *value, PyObject **result)
+{
+    return execute_finish((ExecuteCallObject *)base, value, result);
+}
+
+static void execute_abandon(nr_py_coro *base)
+{
+    ExecuteCallObject *self = (ExecuteCallObject *)base;
+    if (self->state != NULL)
+        nr_call_end(self->state->call, NR_END_UNSET, NULL, NULL);
+}
+
+static int execute_traverse(nr_py_coro *base, visitproc visit, void *arg)
+{
+    ExecuteCallObject *self = (ExecuteCallObject *)base;
+    Py_VISIT(self->state);
+    Py_VISIT(self->args.input);
+    Py_VISIT(self->args.func);
+    return 0;
+}
+
+static void execute_clear(nr_py_coro *base)
+{
+    ExecuteCallObject *self = (ExecuteCallObject *)base;
+    Py_CLEAR(self->state);
+    call_args_clear(&self->args);
+}
+
+static const nr_py_coro_ops execute_ops = {execute_start, execute_resume, execute_abandon,
+                                           execute_traverse, execute_clear};
+
+static PyObject *make_execute(nr_call_kind kind, const char *fname, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames)
+{
+    nr_py_state *st = nr_py_get_state();
+    ExecuteCallObject *self =
+        (ExecuteCallObject *)nr_py_coro_alloc(st->ExecuteCall_Type, &execute_ops);
+    if (self == NULL)
+        return NULL;
+    self->state = NULL;
+    memset(&self->args, 0, sizeof self->args);
+    PyObject_GC_Track(self);
+    if (call_args_parse(&self->args, kind, fname, args, nargs, kwnames) < 0) {
+        self->base.state = NR_CORO_DONE;
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *tool_execute(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    (void)mod;
+    return make_execute(NR_CALL_TOOL, "execute", args, nargs, kwnames);
+}
+
+static PyObject *llm_execute(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    (void)mod;
+    return make_execute(NR_CALL_LLM, "execute", args, nargs, kwnames);
+}
+
+/* ---- the sync twins ----------------------------------------------------------------- */
+
+static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    nr_py_state *st = nr_py_get_state();
+    call_args a;
+    if (call_args_parse(&a, kind, "execute_sync", args, nargs, kwnames) < 0)
+        return NULL;
+    nr_py_env *env = nr_py_env_new(NULL, NULL);
+    CallStateObject *state = env != NULL ? begin_call(st, &a, env) : NULL;
+    PyObject *result = NULL;
+    if (state != NULL) {
+        nr_py_frame f;
+        if (nr_py_frame_enter(st, &f) == 0) {
+            nr_value *out = NULL;
+            nr_error err = NR_ERROR_INIT;
+            PyThreadState *ts = nr_py_native_begin();
+            NemoRelayStatus status = nr_call_execute(state->call, 0, nr_call_input(state->call),
+                                                     func_trampoline, state, &out, &err);
+            nr_py_native_end(ts);
+            nr_py_frame_exit(st, &f, NULL);
+            if (status == NEMO_RELAY_STATUS_OK)
+                result = nr_py_value_to_py(out);
+            else
+                nr_py_raise(&err);
+            nr_value_release(out);
+        }
+        end_call(st, state, result);
+        Py_DECREF(state);
+    }
+    call_args_clear(&a);
+    return result;
+}
+
+static PyObject *tool_execute_sync(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames)
+{
+    (void)mod;
+    return execute_sync(NR_CALL_TOOL, args, nargs, kwnames);
+}
+
+static PyObject *llm_execute_sync(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    (void)mod;
+    return execute_sync(NR_CALL_LLM, args, nargs, kwnames);
+}
+
+/* ---- streams: primitives for nemo_relay.llm's LlmStream ----------------------------- */
+
+/* A Python stream execution intercept reached from the C onion (a native
+ * stream intercept calling next into it). */
+NemoRelayStatus nr_py_stream_exec_trampoline(void *ud, const nr_call_info *ci, nr_value *request,
+                                             const nr_stream_next *next,
+                                             struct nr_stream **out, nr_error *err)
+{
+    (void)ud;
+    (void)ci;
+    (void)request;
+    (void)next;
+    *out = NULL;
+    return nr_error_set(err, NR_E_INTERNAL,
+                        "a Python stream execution intercept cannot run inside a native one");
+}
+
+static CallStateObject *as_state(PyObject *obj)
+{
+    if (!Py_IS_TYPE(obj, nr_py_get_state()->CallState_Type)) {
+        PyErr_SetString(PyExc_TypeError, "expected a call state");
+        return NULL;
+    }
+    return (CallStateObject *)obj;
+}
+
+/* llm_stream_begin(name, request, func, *, handle, attributes, data, metadata,
+ * model_name) -> call state (guardrails, request intercepts, start event done) */
+static PyObject *llm_stream_begin(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    nr_py_state *st = PyModule_GetState(mod);
+    call_args a;
+    if (call_args_parse(&a, NR_CALL_LLM, "stream_execute", args, nargs, kwnames) < 0)
+        return NULL;
+    PyObject *loop = PyObject_CallNoArgs(st->get_running_loop);
+    nr_py_env *env = loop != NULL ? nr_py_env_new(loop == Py_None ? NULL : loop, NULL) : NULL;
+    Py_XDECREF(loop);
+    CallStateObject *state = env != NULL ? begin_call(st, &a, env) : NULL;
+    call_args_clear(&a);
+    return (PyObject *)state;
+}
+
+/* _call_input(state) -> what the function receives (after request intercepts) */
+static PyObject *call_input(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    CallStateObject *state = as_state(obj);
+    return state != NULL ? nr_py_call_input(state->kind, nr_call_input(state->call)) : NULL;
+}
+
+/* _stream_entries(state) -> [callable or None (a native intercept)], outermost first */
+static PyObject *stream_entries(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    CallStateObject *state = as_state(obj);
+    if (state == NULL)
+        return NULL;
+    const nr_mw_list *list = nr_call_execution_list(state->call, true);
+    PyObject *l = PyList_New((Py_ssize_t)list->n);
+    for (size_t i = 0; l != NULL && i < list->n; i++) {
+        nr_callback *cb = list->items[i];
+        PyObject *fn = cb->fn.stream_execution == nr_py_stream_exec_trampoline
+                           ? ((nr_py_cb *)cb->user_data)->callable
+                           : Py_None;
+        PyList_SET_ITEM(l, (Py_ssize_t)i, Py_NewRef(fn));
+    }
+    return l;
+}
+
+/* llm_stream_chunk(state, chunk): checks the chunk and records an llm.chunk mark */
+static PyObject *llm_stream_chunk(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    nr_py_state *st = PyModule_GetState(mod);
+    CallStateObject *state = nargs == 2 ? as_state(args[0]) : NULL;
+    if (state == NULL)
+        return nargs == 2 ? NULL : PyErr_Format(PyExc_TypeError, "llm_stream_chunk(state, chunk)");
+    if (nr_py_check_json(args[1]) < 0)
+        return NULL;
+    nr_value *chunk = nr_py_value_wrap(args[1]);
+    if (chunk == NULL)
+        return NULL;
+    nr_py_frame f;
+    if (nr_py_frame_enter(st, &f) < 0) {
+        nr_value_release(chunk);
+        return NULL;
+    }
+    PyThreadState *ts = nr_py_native_begin();
+    nr_call_stream_chunk(state->call, chunk);
+    nr_py_native_end(ts);
+    nr_py_frame_exit(st, &f, NULL);
+    nr_value_release(chunk);
+    Py_RETURN_NONE;
+}
+
+/* llm_stream_end(state, outcome, final=None): outcome is the final value
+ * (OK) or an exception instance (ERROR, or UNSET for a BaseException); a
+ * `final` value is recorded as the data of an UNSET end. */
+static PyObject *llm_stream_end(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    nr_py_state *st = PyModule_GetState(mod);
+    CallStateObject *state = (nargs == 2 || nargs == 3) ? as_state(args[0]) : NULL;
+    if (state == NULL)
+        return (nargs == 2 || nargs == 3)
+                   ? NULL
+                   : PyErr_Format(PyExc_TypeError, "llm_stream_end(state, outcome, final=None)");
+    PyObject *outcome = args[1];
+    PyObject *final = nargs == 3 && args[2] != Py_None ? args[2] : NULL;
+    if (final != NULL && nr_py_check_json(final) < 0)
+        return NULL;
+    if (PyExceptionInstance_Check(outcome)) {
+        PyObject *desc;
+        nr_end_status status = status_of(outcome, &desc);
+        end_call_with(st, state, status, final, desc != NULL ? PyUnicode_AsUTF8(desc) : NULL);
+        Py_XDECREF(desc);
+    } else {
+        if (nr_py_check_json(outcome) < 0)
+            return NULL;
+        end_call(st, state, outcome);
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef nr_py_call_methods[] = {
+    {"tool_execute", (PyCFunction)(void (*)(void))tool_execute, METH_FASTCALL | METH_KEYWORDS,
+     "execute(name, args, func, *, handle=None, attributes=None, data=None, metadata=None, "
+     "tool_call_id=None) -> awaitable result"},
+    {"tool_execute_sync", (PyCFunction)(void (*)(void))tool_execute_sync,
+     METH_FASTCALL | METH_KEYWORDS, "execute_sync(...) -> result (everything on this thread)"},
+    {"llm_execute", (PyCFunction)(void (*)(void))llm_execute, METH_FASTCALL | METH_KEYWORDS,
+     "execute(name, request, func, *, handle=None, attributes=None, data=None, metadata=None, "
+     "model_name=None) -> awaitable response"},
+    {"llm_execute_sync", (PyCFunction)(void (*)(void))llm_execute_sync,
+     METH_FASTCALL | METH_KEYWORDS, "execute_sync(...) -> response (everything on this thread)"},
+    {"llm_stream_begin", (PyCFunction)(void (*)(void))llm_stream_begin,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_call_input", call_input, METH_O, NULL},
+    {"_stream_entries", stream_entries, METH_O, NULL},
+    {"llm_stream_chunk", (PyCFunction)(void (*)(void))llm_stream_chunk, METH_FASTCALL, NULL},
+    {"llm_stream_end", (PyCFunction)(void (*)(void))llm_stream_end, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+int nr_py_call_init(PyObject *module, nr_py_state *st)
+{
+    PyObject *asyncio = PyImport_ImportModule("asyncio.events");
+    if (asyncio == NULL)
+        return -1;
+    st->get_running_loop = PyObject_GetAttrString(asyncio, "_get_running_loop");
+    Py_DECREF(asyncio);
+    if (st->get_running_loop == NULL)
+        return -1;
+    st->CallState_Type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &callstate_spec, NULL);
+    st->Next_Type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &next_spec, NULL);
+    st->ChainStep_Type = nr_py_coro_type(module, "nemo_relay._ChainStep", sizeof(ChainStepObject),
+                                         "The rest of an execution chain (a coroutine).");
+    st->ExecuteCall_Type =
+        nr_py_coro_type(module, "nemo_relay._ExecuteCall", sizeof(ExecuteCallObject),
+                        "A managed tool or LLM call (a coroutine).");
+    if (st->CallState_Type == NULL || st->Next_Type == NULL || st->ChainStep_Type == NULL ||
+        st->ExecuteCall_Type == NULL)
+        return -1;
+    return PyModule_AddFunctions(module, nr_py_call_methods);
+}

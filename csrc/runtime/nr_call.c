@@ -1,0 +1,695 @@
+/* nr_call.c -- the managed tool/LLM pipeline: guardrails, intercepts, events. */
+#include "nr_call.h"
+
+#include "nr_emit.h"
+#include "nr_event.h"
+#include "nr_json.h"
+#include "nr_runtime.h"
+#include "nr_scope_ops.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct nr_call {
+    nr_refcount refs;
+    nr_call_kind kind;
+    char *name;
+    nr_call_info info;        /* name + env, handed to every callback */
+    void (*env_release)(void *env);
+    nr_scope *chain;          /* strong: the visible chain when the call began */
+    nr_uuid parent;           /* parent of the call's events */
+    nr_snapshot snap;
+    nr_scope *handle;         /* strong: uuid, start time, data, metadata */
+    nr_value *input;          /* strong: what execution receives */
+    nr_value *annotated;      /* strong or NULL: LLM annotated request */
+    nr_value *metadata;       /* strong or NULL */
+    nr_value *data;           /* strong or NULL */
+    atomic_bool ended;
+    atomic_uint chunks;
+};
+
+typedef struct kinds {
+    nr_mw_kind sanitize_request, sanitize_response, conditional, request, execution;
+} kinds;
+
+static const kinds KINDS[2] = {
+    [NR_CALL_TOOL] = {NR_MW_TOOL_SANITIZE_REQUEST, NR_MW_TOOL_SANITIZE_RESPONSE,
+                      NR_MW_TOOL_CONDITIONAL, NR_MW_TOOL_REQUEST_INTERCEPT, NR_MW_TOOL_EXECUTION},
+    [NR_CALL_LLM] = {NR_MW_LLM_SANITIZE_REQUEST, NR_MW_LLM_SANITIZE_RESPONSE,
+                     NR_MW_LLM_CONDITIONAL, NR_MW_LLM_REQUEST_INTERCEPT, NR_MW_LLM_EXECUTION},
+};
+
+static unsigned kind_mask(nr_call_kind kind)
+{
+    const kinds *k = &KINDS[kind];
+    unsigned m = NR_MW_BIT(k->sanitize_request) | NR_MW_BIT(k->sanitize_response) |
+                 NR_MW_BIT(k->conditional) | NR_MW_BIT(k->request) | NR_MW_BIT(k->execution);
+    if (kind == NR_CALL_LLM)
+        m |= NR_MW_BIT(NR_MW_LLM_STREAM_EXECUTION);
+    return m;
+}
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static void emit_and_release(nr_event *ev, nr_scope *chain)
+{
+    if (ev != NULL) {
+        nr_emit(ev, chain);
+        nr_event_release(ev);
+    }
+}
+
+static nr_value *json_value_or_null(cJSON *j)
+{
+    return j != NULL ? nr_value_from_json(j) : NULL;
+}
+
+/* A status for a callback that reported OK without the output it owes. */
+static NemoRelayStatus missing_output(nr_error *err, const nr_callback *cb)
+{
+    return nr_error_set(err, NR_E_CALLBACK, "%s '%s' returned no value", nr_mw_kind_name(cb->kind),
+                        cb->name);
+}
+
+/* Runs a sanitizer chain over `in` for a recorded payload.  Fails closed:
+ * any failure yields JSON null and a warning naming the guardrail.  Returns
+ * a new reference (NULL only when `in` is NULL and there is nothing to run). */
+static nr_value *sanitize(const nr_snapshot *snap, nr_mw_kind kind, const nr_call_info *info,
+                          nr_value *in)
+{
+    const nr_mw_list *list = nr_snapshot_list(snap, kind);
+    nr_value *cur = nr_value_ref(in);
+    for (size_t i = 0; i < list->n; i++) {
+        nr_callback *cb = list->items[i];
+        nr_value *out = NULL;
+        nr_error err = NR_ERROR_INIT;
+        NemoRelayStatus st = cb->fn.transform(cb->user_data, info, cur, &out, &err);
+        if (st == NEMO_RELAY_STATUS_OK && out == NULL)
+            missing_output(&err, cb);
+        else if (st == NEMO_RELAY_STATUS_OK && nr_value_json(out, &err) == NULL)
+            st = err.status;
+        nr_value_release(cur);
+        cur = out;
+        if (st != NEMO_RELAY_STATUS_OK || out == NULL) {
+            nr_warn("%s '%s' failed (%s); the recorded payload is null", nr_mw_kind_name(kind),
+                    cb->name, err.message != NULL ? err.message : nr_status_name(st));
+            nr_error_clear(&err);
+            nr_value_release(cur);
+            return nr_value_new_null();
+        }
+    }
+    return cur;
+}
+
+static cJSON *profile_for(nr_call_kind kind, const nr_scope *handle, nr_value *annotation,
+                          const char *annotation_key)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (p == NULL)
+        return NULL;
+    if (kind == NR_CALL_TOOL && handle->tool_call_id != NULL)
+        nr_json_add(p, "tool_call_id", cJSON_CreateString(handle->tool_call_id));
+    if (kind == NR_CALL_LLM && handle->model_name != NULL)
+        nr_json_add(p, "model_name", cJSON_CreateString(handle->model_name));
+    if (annotation != NULL) {
+        const cJSON *a = nr_value_json(annotation, NULL);
+        if (a != NULL && !cJSON_IsNull(a))
+            nr_json_add(p, annotation_key, nr_json_dup(a));
+    }
+    return p;
+}
+
+/* metadata merged with {"otel.status_code": ..., "otel.status_description"?} */
+static nr_value *status_metadata(nr_value *metadata, nr_end_status status, const char *description)
+{
+    static const char *const codes[] = {"OK", "ERROR", "UNSET"};
+    cJSON *overlay = cJSON_CreateObject();
+    if (overlay == NULL)
+        return nr_value_ref(metadata);
+    nr_json_add(overlay, "otel.status_code", cJSON_CreateString(codes[status]));
+    if (status == NR_END_ERROR)
+        nr_json_add(overlay, "otel.status_description",
+                    cJSON_CreateString(description != NULL ? description : ""));
+    const cJSON *base = metadata != NULL ? nr_value_json(metadata, NULL) : NULL;
+    cJSON *merged = nr_json_merge_shallow(base, overlay);
+    cJSON_Delete(overlay);
+    return json_value_or_null(merged);
+}
+
+/* ---- guardrails ------------------------------------------------------------- */
+
+typedef struct guard_ctx {
+    nr_call_kind kind;
+    const char *name;         /* target name */
+    const nr_uuid *parent;
+    nr_value *metadata;
+    nr_scope *chain;
+    bool record;              /* emit guardrail scopes and the rejection mark */
+} guard_ctx;
+
+static nr_scope *guardrail_node(const guard_ctx *g, const nr_callback *cb)
+{
+    nr_scope_init init = {.name = cb->name, .type = NEMO_RELAY_SCOPE_TYPE_GUARDRAIL,
+                          .family = NR_FAMILY_SCOPE, .parent = g->parent,
+                          .metadata = g->metadata};
+    return nr_scope_new(&init, NULL);
+}
+
+static void guardrail_start(const guard_ctx *g, nr_scope *node)
+{
+    cJSON *d = cJSON_CreateObject();
+    if (d == NULL)
+        return;
+    if (g->kind == NR_CALL_TOOL) {
+        nr_json_add(d, "kind", cJSON_CreateString("tool_conditional_execution"));
+        nr_json_add(d, "target_name", cJSON_CreateString(g->name));
+    } else {
+        nr_json_add(d, "kind", cJSON_CreateString("llm_conditional_execution"));
+    }
+    nr_value *data = json_value_or_null(d);
+    emit_and_release(nr_event_new_scope(NR_PHASE_START, node, node->start_us, data,
+                                        node->metadata, NULL, NULL),
+                     g->chain);
+    nr_value_release(data);
+}
+
+static void guardrail_end(const guard_ctx *g, nr_scope *node, const char *reason,
+                          const char *error)
+{
+    cJSON *d = cJSON_CreateObject();
+    if (d == NULL)
+        return;
+    nr_json_add(d, "allowed", cJSON_CreateBool(reason == NULL && error == NULL));
+    if (error != NULL) {
+        nr_json_add(d, "error", cJSON_CreateString(error));
+    } else {
+        nr_json_add(d, "rejected", cJSON_CreateBool(reason != NULL));
+        if (reason != NULL)
+            nr_json_add(d, "rejection_reason", cJSON_CreateString(reason));
+    }
+    nr_value *data = json_value_or_null(d);
+    emit_and_release(nr_event_new_scope(NR_PHASE_END, node, nr_end_timestamp(node, NULL), data,
+                                        node->metadata, NULL, NULL),
+                     g->chain);
+    nr_value_release(data);
+}
+
+static void rejection_mark(const guard_ctx *g, const char *reason)
+{
+    cJSON *d = cJSON_CreateObject();
+    if (d == NULL)
+        return;
+    nr_json_add(d, "rejected", cJSON_CreateTrue());
+    nr_json_add(d, "rejection_reason", cJSON_CreateString(reason));
+    nr_value *data = json_value_or_null(d);
+    emit_and_release(nr_event_new_mark(g->name, g->parent, nr_now_us(), data, g->metadata, -1,
+                                       NULL, NULL),
+                     g->chain);
+    nr_value_release(data);
+}
+
+/* Evaluates the conditional guardrails in order; the first rejection or
+ * failure stops (fail closed). */
+static NemoRelayStatus run_guardrails(const guard_ctx *g, const nr_mw_list *list,
+                                      const nr_call_info *info, nr_value *input, nr_error *err)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        nr_callback *cb = list->items[i];
+        bool record = g->record && nr_emit_wanted();
+        nr_scope *node = record ? guardrail_node(g, cb) : NULL;
+        if (node != NULL)
+            guardrail_start(g, node);
+        char *reason = NULL;
+        nr_error cerr = NR_ERROR_INIT;
+        NemoRelayStatus st = cb->fn.conditional(cb->user_data, info, input, &reason, &cerr);
+        if (st != NEMO_RELAY_STATUS_OK) {
+            if (cerr.kind == NR_E_NONE)
+                nr_error_set(&cerr, NR_E_CALLBACK, "%s '%s' failed: %s",
+                             nr_mw_kind_name(cb->kind), cb->name, nr_status_name(st));
+            if (node != NULL)
+                guardrail_end(g, node, NULL, nr_error_message(&cerr));
+            nr_scope_release(node);
+            free(reason);
+            nr_error_move(err, &cerr);
+            return err != NULL ? err->status : st;
+        }
+        if (node != NULL)
+            guardrail_end(g, node, reason, NULL);
+        nr_scope_release(node);
+        if (reason != NULL) {
+            if (g->record && nr_emit_wanted())
+                rejection_mark(g, reason);
+            nr_error_set(err, NR_E_REJECTED, "%s", reason);
+            if (err != NULL)
+                err->reason = reason;
+            else
+                free(reason);
+            return NEMO_RELAY_STATUS_GUARDRAIL_REJECTED;
+        }
+    }
+    return NEMO_RELAY_STATUS_OK;
+}
+
+/* ---- request intercepts -------------------------------------------------------- */
+
+static NemoRelayStatus run_request_chain(nr_call_kind kind, const nr_mw_list *list,
+                                         const nr_call_info *info, nr_value *input,
+                                         nr_value *annotated, nr_value **out,
+                                         nr_value **out_annotated, nr_error *err)
+{
+    nr_value *cur = nr_value_ref(input);
+    nr_value *ann = nr_value_ref(annotated);
+    for (size_t i = 0; i < list->n; i++) {
+        nr_callback *cb = list->items[i];
+        nr_value *next = NULL, *next_ann = NULL;
+        NemoRelayStatus st;
+        if (kind == NR_CALL_TOOL)
+            st = cb->fn.transform(cb->user_data, info, cur, &next, err);
+        else
+            st = cb->fn.llm_intercept(cb->user_data, info, cur, ann, &next, &next_ann, err);
+        if (st == NEMO_RELAY_STATUS_OK && next == NULL)
+            st = missing_output(err, cb);
+        if (st != NEMO_RELAY_STATUS_OK) {
+            nr_value_release(next);
+            nr_value_release(next_ann);
+            nr_value_release(cur);
+            nr_value_release(ann);
+            return st;
+        }
+        nr_value_release(cur);
+        cur = next;
+        if (kind == NR_CALL_LLM) {
+            nr_value_release(ann);
+            ann = next_ann;
+        }
+        if (cb->break_chain)
+            break;
+    }
+    *out = cur;
+    if (out_annotated != NULL)
+        *out_annotated = ann;
+    else
+        nr_value_release(ann);
+    return NEMO_RELAY_STATUS_OK;
+}
+
+/* ---- the call object ------------------------------------------------------------ */
+
+nr_call *nr_call_ref(nr_call *c)
+{
+    if (c != NULL)
+        nr_ref_inc(&c->refs);
+    return c;
+}
+
+void nr_call_release(nr_call *c)
+{
+    if (c == NULL || !nr_ref_dec(&c->refs))
+        return;
+    nr_snapshot_release(&c->snap);
+    nr_scope_release(c->chain);
+    nr_scope_release(c->handle);
+    nr_value_release(c->input);
+    nr_value_release(c->annotated);
+    nr_value_release(c->metadata);
+    nr_value_release(c->data);
+    if (c->env_release != NULL)
+        c->env_release(c->info.env);
+    free(c->name);
+    free(c);
+}
+
+nr_value *nr_call_input(const nr_call *c) { return c->input; }
+nr_value *nr_call_annotated(const nr_call *c) { return c->annotated; }
+nr_scope *nr_call_handle(const nr_call *c) { return c->handle; }
+const nr_call_info *nr_call_info_of(const nr_call *c) { return &c->info; }
+
+const nr_mw_list *nr_call_execution_list(const nr_call *c, bool stream)
+{
+    return nr_snapshot_list(&c->snap, stream ? NR_MW_LLM_STREAM_EXECUTION : KINDS[c->kind].execution);
+}
+
+static nr_call *call_new(const nr_call_spec *spec, nr_error *err)
+{
+    nr_call *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->name = nr_strdup(spec->name != NULL ? spec->name : "")) == NULL) {
+        free(c);
+        if (spec->env_release != NULL)
+            spec->env_release(spec->env);
+        nr_error_nomem(err);
+        return NULL;
+    }
+    nr_ref_init(&c->refs);
+    atomic_init(&c->ended, false);
+    atomic_init(&c->chunks, 0);
+    c->kind = spec->kind;
+    c->info.name = c->name;
+    c->info.env = spec->env;
+    c->info.call = c;
+    c->env_release = spec->env_release;
+    c->metadata = nr_value_ref(spec->metadata);
+    c->data = nr_value_ref(spec->data);
+    c->chain = nr_visible_top(err);
+    if (c->chain == NULL) {
+        nr_call_release(c);
+        return NULL;
+    }
+    c->parent = spec->parent != NULL ? *spec->parent : c->chain->uuid;
+    return c;
+}
+
+static nr_scope *handle_new(const nr_call_spec *spec, const nr_uuid *parent,
+                            const int64_t *ts_us, nr_error *err)
+{
+    nr_scope_init init = {
+        .name = spec->name,
+        .type = spec->kind == NR_CALL_TOOL ? NEMO_RELAY_SCOPE_TYPE_TOOL : NEMO_RELAY_SCOPE_TYPE_LLM,
+        .family = spec->kind == NR_CALL_TOOL ? NR_FAMILY_TOOL : NR_FAMILY_LLM,
+        .attributes = spec->attributes,
+        .parent = parent,
+        .start_us = ts_us,
+        .data = spec->data,
+        .metadata = spec->metadata,
+        .tool_call_id = spec->kind == NR_CALL_TOOL ? spec->tool_call_id : NULL,
+        .model_name = spec->kind == NR_CALL_LLM ? spec->model_name : NULL,
+    };
+    return nr_scope_new(&init, err);
+}
+
+/* The start event with the sanitized input; an event that cannot be built
+ * (a payload that is not JSON) fails the call before anything runs. */
+static NemoRelayStatus emit_start(const nr_snapshot *snap, nr_call_kind kind,
+                                  const nr_call_info *info, nr_scope *handle, nr_value *input,
+                                  nr_value *annotated, nr_scope *chain, nr_error *err)
+{
+    if (!nr_emit_wanted())
+        return NEMO_RELAY_STATUS_OK;
+    nr_value *recorded = sanitize(snap, KINDS[kind].sanitize_request, info, input);
+    cJSON *profile = profile_for(kind, handle, annotated, "annotated_request");
+    nr_event *ev = nr_event_new_scope(NR_PHASE_START, handle, handle->start_us, recorded,
+                                      handle->metadata, profile, err);
+    nr_value_release(recorded);
+    if (ev == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    emit_and_release(ev, chain);
+    return NEMO_RELAY_STATUS_OK;
+}
+
+NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error *err)
+{
+    *out = NULL;
+    nr_call *c = call_new(spec, err);
+    if (c == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    const kinds *k = &KINDS[spec->kind];
+    if (nr_registry_count(k->conditional) + nr_registry_count(k->request) +
+            nr_registry_count(k->sanitize_request) + nr_registry_count(k->sanitize_response) +
+            nr_registry_count(k->execution) +
+            (spec->kind == NR_CALL_LLM ? nr_registry_count(NR_MW_LLM_STREAM_EXECUTION) : 0) >
+        0)
+        nr_snapshot_take(&c->snap, c->chain, kind_mask(spec->kind));
+
+    guard_ctx g = {spec->kind, c->name, &c->parent, c->metadata, c->chain, true};
+    NemoRelayStatus st = run_guardrails(&g, nr_snapshot_list(&c->snap, k->conditional), &c->info,
+                                        spec->input, err);
+    if (st == NEMO_RELAY_STATUS_OK)
+        st = run_request_chain(spec->kind, nr_snapshot_list(&c->snap, k->request), &c->info,
+                               spec->input, NULL, &c->input, &c->annotated, err);
+    if (st == NEMO_RELAY_STATUS_OK && (c->handle = handle_new(spec, &c->parent, NULL, err)) == NULL)
+        st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    if (st == NEMO_RELAY_STATUS_OK)
+        st = emit_start(&c->snap, spec->kind, &c->info, c->handle, c->input, c->annotated,
+                        c->chain, err);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        atomic_store(&c->ended, true); /* no end event for a call that never started */
+        nr_call_release(c);
+        return st;
+    }
+    *out = c;
+    return NEMO_RELAY_STATUS_OK;
+}
+
+void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char *description)
+{
+    if (atomic_exchange(&c->ended, true) || !nr_emit_wanted())
+        return;
+    nr_value *data = NULL;
+    if (status == NR_END_OK || result != NULL) {
+        data = sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info, result);
+        const cJSON *j = data != NULL ? nr_value_json(data, NULL) : NULL;
+        if ((j == NULL || cJSON_IsNull(j)) && c->data != NULL) {
+            nr_value_release(data);
+            data = nr_value_ref(c->data);
+        }
+    } else {
+        data = nr_value_ref(c->data);
+    }
+    nr_value *metadata = status_metadata(c->metadata, status, description);
+    cJSON *profile = profile_for(c->kind, c->handle, NULL, NULL);
+    nr_event *ev = nr_event_new_scope(NR_PHASE_END, c->handle, nr_end_timestamp(c->handle, NULL),
+                                      data, metadata, profile, NULL);
+    if (ev == NULL) {
+        /* the result could not be recorded (not JSON): record null instead */
+        ev = nr_event_new_scope(NR_PHASE_END, c->handle, nr_end_timestamp(c->handle, NULL), NULL,
+                                metadata, profile_for(c->kind, c->handle, NULL, NULL), NULL);
+    }
+    emit_and_release(ev, c->chain);
+    nr_value_release(data);
+    nr_value_release(metadata);
+}
+
+/* ---- the execution onion -------------------------------------------------------- */
+
+typedef struct exec_frame {
+    nr_call *call;
+    const nr_mw_list *list;
+    nr_exec_fn fn;
+    void *fn_ud;
+} exec_frame;
+
+/* The continuation handed to the intercept at index-1: runs the chain from
+ * `index`.  It lives on the stack of the layer that made it, which is exactly
+ * as long as the intercept may call it. */
+typedef struct exec_next {
+    exec_frame *frame;
+    size_t index;
+    pthread_t owner;   /* thread the intercept was called on */
+    nr_scope *visible; /* strong: the chain visible when it was called */
+} exec_next;
+
+static NemoRelayStatus exec_from(exec_frame *f, size_t i, nr_value *in, nr_value **out,
+                                 nr_error *err);
+
+static NemoRelayStatus next_thunk(void *ctx, nr_value *in, nr_value **out, nr_error *err)
+{
+    exec_next *nx = ctx;
+    if (out == NULL || in == NULL)
+        return nr_error_set(err, NR_E_INVALID_ARG, "next received a null pointer");
+    /* Called from a thread of the plugin's own, which chose no scope stack:
+     * run the rest of the chain under the intercepted call's stack. */
+    if (!pthread_equal(pthread_self(), nx->owner) && !nr_visible_active()) {
+        nr_frame frame = {nr_scope_ref(nx->visible)};
+        nr_frame *prev = nr_frame_install(&frame);
+        NemoRelayStatus st = exec_from(nx->frame, nx->index, in, out, err);
+        nr_frame_restore(prev);
+        nr_scope_release(frame.top);
+        return st;
+    }
+    return exec_from(nx->frame, nx->index, in, out, err);
+}
+
+static NemoRelayStatus exec_from(exec_frame *f, size_t i, nr_value *in, nr_value **out,
+                                 nr_error *err)
+{
+    *out = NULL;
+    const nr_call_info *info = &f->call->info;
+    NemoRelayStatus st;
+    if (i >= f->list->n) {
+        st = f->fn(f->fn_ud, info, in, out, err);
+        if (st == NEMO_RELAY_STATUS_OK && *out == NULL)
+            st = nr_error_set(err, NR_E_CALLBACK, "the function returned no value");
+        return st;
+    }
+    nr_callback *cb = f->list->items[i];
+    exec_next nx = {f, i + 1, pthread_self(), cb->native ? nr_visible_top(NULL) : NULL};
+    nr_next next = {next_thunk, &nx};
+    nr_call_info here = *info;
+    here.position = i;
+    st = cb->fn.execution(cb->user_data, &here, in, &next, out, err);
+    nr_scope_release(nx.visible);
+    if (st == NEMO_RELAY_STATUS_OK && *out == NULL)
+        st = missing_output(err, cb);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        nr_value_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+NemoRelayStatus nr_call_execute(nr_call *c, size_t from, nr_value *in, nr_exec_fn fn,
+                                void *fn_ud, nr_value **out, nr_error *err)
+{
+    exec_frame f = {c, nr_call_execution_list(c, false), fn, fn_ud};
+    return exec_from(&f, from, in, out, err);
+}
+
+NemoRelayStatus nr_call_run(const nr_call_spec *spec, nr_exec_fn fn, void *fn_ud,
+                            nr_value **out, nr_error *err)
+{
+    *out = NULL;
+    nr_call *c = NULL;
+    NemoRelayStatus st = nr_call_begin(spec, &c, err);
+    if (st != NEMO_RELAY_STATUS_OK)
+        return st;
+    st = nr_call_execute(c, 0, c->input, fn, fn_ud, out, err);
+    if (st == NEMO_RELAY_STATUS_OK)
+        nr_call_end(c, NR_END_OK, *out, NULL);
+    else
+        nr_call_end(c, NR_END_ERROR, NULL, err != NULL ? nr_error_message(err) : nr_status_name(st));
+    nr_call_release(c);
+    return st;
+}
+
+/* ---- standalone chains ------------------------------------------------------------ */
+
+NemoRelayStatus nr_run_conditionals(nr_call_kind kind, const char *name, nr_value *input,
+                                    void *env, nr_error *err)
+{
+    if (nr_registry_count(KINDS[kind].conditional) == 0)
+        return NEMO_RELAY_STATUS_OK;
+    nr_scope *chain = nr_visible_top(err);
+    if (chain == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    nr_snapshot snap;
+    nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].conditional));
+    nr_call_info info = {name, env, NULL, 0};
+    guard_ctx g = {kind, name, &chain->uuid, NULL, chain, false};
+    NemoRelayStatus st = run_guardrails(&g, nr_snapshot_list(&snap, KINDS[kind].conditional),
+                                        &info, input, err);
+    nr_snapshot_release(&snap);
+    nr_scope_release(chain);
+    return st;
+}
+
+NemoRelayStatus nr_run_request_intercepts(nr_call_kind kind, const char *name, nr_value *input,
+                                          void *env, nr_value **out, nr_value **out_annotated,
+                                          nr_error *err)
+{
+    *out = NULL;
+    if (out_annotated != NULL)
+        *out_annotated = NULL;
+    if (nr_registry_count(KINDS[kind].request) == 0) {
+        *out = nr_value_ref(input);
+        return NEMO_RELAY_STATUS_OK;
+    }
+    nr_scope *chain = nr_visible_top(err);
+    if (chain == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    nr_snapshot snap;
+    nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].request));
+    nr_call_info info = {name, env, NULL, 0};
+    NemoRelayStatus st = run_request_chain(kind, nr_snapshot_list(&snap, KINDS[kind].request),
+                                           &info, input, NULL, out, out_annotated, err);
+    nr_snapshot_release(&snap);
+    nr_scope_release(chain);
+    return st;
+}
+
+/* ---- manual calls ------------------------------------------------------------------- */
+
+NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts_us,
+                                     nr_scope **out_handle, nr_error *err)
+{
+    *out_handle = NULL;
+    if (ts_us != NULL && !nr_time_in_range(*ts_us))
+        return nr_error_set(err, NR_E_INVALID_ARG,
+                            "timestamp unix microseconds are outside supported range");
+    nr_scope *chain = nr_visible_top(err);
+    if (chain == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    const nr_uuid *parent = spec->parent != NULL ? spec->parent : &chain->uuid;
+    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
+    nr_snapshot snap;
+    nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[spec->kind].sanitize_request));
+    nr_call_info info = {spec->name, spec->env, NULL, 0};
+    nr_scope *handle = handle_new(spec, parent, ts_us, err);
+    if (handle == NULL)
+        st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    else
+        st = emit_start(&snap, spec->kind, &info, handle, spec->input, NULL, chain, err);
+    nr_snapshot_release(&snap);
+    nr_scope_release(chain);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        nr_scope_release(handle);
+        return st;
+    }
+    *out_handle = handle;
+    return NEMO_RELAY_STATUS_OK;
+}
+
+NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value *data,
+                                   nr_value *metadata, nr_value *annotated_response,
+                                   const int64_t *ts_us, void *env, nr_error *err)
+{
+    if (handle->family == NR_FAMILY_SCOPE)
+        return nr_error_set(err, NR_E_INVALID_ARG, "expected a tool or LLM handle");
+    if (ts_us != NULL && !nr_time_in_range(*ts_us))
+        return nr_error_set(err, NR_E_INVALID_ARG,
+                            "timestamp unix microseconds are outside supported range");
+    if (!nr_emit_wanted())
+        return NEMO_RELAY_STATUS_OK;
+    nr_call_kind kind = handle->family == NR_FAMILY_TOOL ? NR_CALL_TOOL : NR_CALL_LLM;
+    nr_scope *chain = nr_visible_top(err);
+    if (chain == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    nr_snapshot snap;
+    nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].sanitize_response));
+    nr_call_info info = {handle->name, env, NULL, 0};
+    nr_value *recorded = sanitize(&snap, KINDS[kind].sanitize_response, &info, result);
+    const cJSON *j = recorded != NULL ? nr_value_json(recorded, NULL) : NULL;
+    if ((j == NULL || cJSON_IsNull(j)) && data != NULL) {
+        nr_value_release(recorded);
+        recorded = nr_value_ref(data);
+    }
+    nr_value *merged = NULL;
+    if (metadata != NULL && handle->metadata != NULL)
+        merged = json_value_or_null(nr_json_merge_shallow(nr_value_json(handle->metadata, NULL),
+                                                          nr_value_json(metadata, NULL)));
+    else
+        merged = nr_value_ref(metadata != NULL ? metadata : handle->metadata);
+    cJSON *profile = profile_for(kind, handle, annotated_response, "annotated_response");
+    nr_event *ev = nr_event_new_scope(NR_PHASE_END, handle, nr_end_timestamp(handle, ts_us),
+                                      recorded, merged, profile, err);
+    NemoRelayStatus st = ev != NULL ? NEMO_RELAY_STATUS_OK
+                                    : (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL);
+    emit_and_release(ev, chain);
+    nr_value_release(recorded);
+    nr_value_release(merged);
+    nr_snapshot_release(&snap);
+    nr_scope_release(chain);
+    return st;
+}
+
+/* ---- stream chunks ------------------------------------------------------------------ */
+
+void nr_call_stream_chunk(nr_call *c, nr_value *chunk)
+{
+    unsigned index = atomic_fetch_add(&c->chunks, 1);
+    if (!nr_emit_wanted())
+        return;
+    nr_value *recorded = sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info, chunk);
+    cJSON *d = cJSON_CreateObject();
+    if (d == NULL) {
+        nr_value_release(recorded);
+        return;
+    }
+    nr_json_add(d, "chunk_index", cJSON_CreateNumber(index));
+    const cJSON *rj = recorded != NULL ? nr_value_json(recorded, NULL) : NULL;
+    nr_json_add(d, "chunk", rj != NULL ? nr_json_dup(rj) : cJSON_CreateNull());
+    nr_value_release(recorded);
+    nr_value *data = json_value_or_null(d);
+    emit_and_release(nr_event_new_mark("llm.chunk", &c->handle->uuid, nr_now_us(), data, NULL, -1,
+                                       NULL, NULL),
+                     c->chain);
+    nr_value_release(data);
+}

@@ -1,0 +1,89 @@
+"""Global guardrails: sanitizers (which change only what is recorded in
+events) and conditional-execution guardrails (which may reject a call).
+
+Callbacks are synchronous.  Lower priority runs first; ties run by name.
+Sanitizers receive a private copy of the payload and fail closed: if one
+raises or returns something that is not JSON, the recorded payload is null
+and a ``RuntimeWarning`` names it.  A conditional guardrail returns ``None``
+to allow the call or a ``str`` reason to reject it (``GuardrailRejected``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import _kinds
+from ._native import LLMRequest
+from ._registration import deregister as _deregister
+from ._registration import register as _register
+
+Json = Any
+
+__all__ = [
+    "register_tool_sanitize_request", "deregister_tool_sanitize_request",
+    "register_tool_sanitize_response", "deregister_tool_sanitize_response",
+    "register_tool_conditional_execution", "deregister_tool_conditional_execution",
+    "register_llm_sanitize_request", "deregister_llm_sanitize_request",
+    "register_llm_sanitize_response", "deregister_llm_sanitize_response",
+    "register_llm_conditional_execution", "deregister_llm_conditional_execution",
+]
+
+
+def register_tool_sanitize_request(name: str, priority: int, callback: Callable[[str, Json], Json]) -> None:
+    """``callback(tool_name, args) -> args`` recorded in the tool start event."""
+    _register(_kinds.TOOL_SANITIZE_REQUEST, None, name, priority, False, callback)
+
+
+def deregister_tool_sanitize_request(name: str) -> bool:
+    return _deregister(_kinds.TOOL_SANITIZE_REQUEST, None, name)
+
+
+def register_tool_sanitize_response(name: str, priority: int, callback: Callable[[str, Json], Json]) -> None:
+    """``callback(tool_name, result) -> result`` recorded in the tool end event."""
+    _register(_kinds.TOOL_SANITIZE_RESPONSE, None, name, priority, False, callback)
+
+
+def deregister_tool_sanitize_response(name: str) -> bool:
+    return _deregister(_kinds.TOOL_SANITIZE_RESPONSE, None, name)
+
+
+def register_tool_conditional_execution(
+    name: str, priority: int, callback: Callable[[str, Json], str | None]
+) -> None:
+    """``callback(tool_name, args) -> None | reason``; a reason rejects the call."""
+    _register(_kinds.TOOL_CONDITIONAL, None, name, priority, False, callback)
+
+
+def deregister_tool_conditional_execution(name: str) -> bool:
+    return _deregister(_kinds.TOOL_CONDITIONAL, None, name)
+
+
+def register_llm_sanitize_request(
+    name: str, priority: int, callback: Callable[[LLMRequest], LLMRequest]
+) -> None:
+    """``callback(request) -> LLMRequest`` recorded in the LLM start event."""
+    _register(_kinds.LLM_SANITIZE_REQUEST, None, name, priority, False, callback)
+
+
+def deregister_llm_sanitize_request(name: str) -> bool:
+    return _deregister(_kinds.LLM_SANITIZE_REQUEST, None, name)
+
+
+def register_llm_sanitize_response(name: str, priority: int, callback: Callable[[Json], Json]) -> None:
+    """``callback(response) -> response`` recorded in the LLM end event (and chunk marks)."""
+    _register(_kinds.LLM_SANITIZE_RESPONSE, None, name, priority, False, callback)
+
+
+def deregister_llm_sanitize_response(name: str) -> bool:
+    return _deregister(_kinds.LLM_SANITIZE_RESPONSE, None, name)
+
+
+def register_llm_conditional_execution(
+    name: str, priority: int, callback: Callable[[LLMRequest], str | None]
+) -> None:
+    """``callback(request) -> None | reason``; a reason rejects the call."""
+    _register(_kinds.LLM_CONDITIONAL, None, name, priority, False, callback)
+
+
+def deregister_llm_conditional_execution(name: str) -> bool:
+    return _deregister(_kinds.LLM_CONDITIONAL, None, name)

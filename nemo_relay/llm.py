@@ -1,0 +1,194 @@
+"""LLM calls: the managed pipeline (``execute``, ``stream_execute``), its sync
+twin, manual start/end, and the request-intercept and conditional chains.
+
+Requests are ``LLMRequest(headers, content)`` objects; on the wire they are
+``{"headers": {...}, "content": ...}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+from . import _native
+from ._native import LLMHandle, LLMRequest
+from ._native import llm_call as call
+from ._native import llm_call_end as call_end
+from ._native import llm_conditional_execution as conditional_execution
+from ._native import llm_execute as execute
+from ._native import llm_execute_sync as execute_sync
+from ._native import llm_request_intercepts as request_intercepts
+from ._types import LLMAttributes
+
+Json = Any
+
+__all__ = [
+    "LLMAttributes",
+    "LLMHandle",
+    "LLMRequest",
+    "LlmStream",
+    "call",
+    "call_end",
+    "conditional_execution",
+    "execute",
+    "execute_sync",
+    "request_intercepts",
+    "stream_execute",
+]
+
+
+async def _as_async_iterator(value: Any, what: str) -> AsyncIterator[Json]:
+    if inspect.isawaitable(value):
+        value = await value
+    if not hasattr(value, "__anext__"):
+        raise TypeError(f"{what} must return an async iterator, not {type(value).__name__}")
+    return value
+
+
+async def _open(state: Any, entries: list[Any], index: int, request: LLMRequest, func: Callable[..., Any]) -> Any:
+    """The stream of the chain from `index` on (outermost intercept first)."""
+    if index == len(entries):
+        return await _as_async_iterator(func(request), "the stream function")
+    intercept = entries[index]
+    if intercept is None:
+        raise NotImplementedError("native stream execution intercepts are not supported in this call")
+
+    def next_(req: LLMRequest) -> Awaitable[Any]:
+        if not isinstance(req, LLMRequest):
+            raise TypeError(f"next() expects an LLMRequest, not {type(req).__name__}")
+        return _open(state, entries, index + 1, req, func)
+
+    return await _as_async_iterator(intercept(request, next_), "a stream execution intercept")
+
+
+class LlmStream:
+    """The chunks of a streaming LLM call (an async iterator).
+
+    Every chunk is recorded as an ``llm.chunk`` mark parented to the call and
+    passed to the collector; when the stream ends, the finalizer's value is
+    recorded as the end event's data.  Leaving early (``break``, then
+    ``aclose()`` or dropping the stream) cancels the underlying stream and
+    still records the end event (``otel.status_code`` UNSET).
+    """
+
+    __slots__ = ("_state", "_iterator", "_collector", "_finalizer", "_done")
+
+    def __init__(self, state: Any, iterator: Any, collector: Callable[[Json], Any], finalizer: Callable[[], Json]) -> None:
+        self._state = state
+        self._iterator = iterator
+        self._collector = collector
+        self._finalizer = finalizer
+        self._done = False
+
+    def __aiter__(self) -> "LlmStream":
+        return self
+
+    async def __anext__(self) -> Json:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._iterator.__anext__()
+        except StopAsyncIteration:
+            self._finish(self._final())
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        try:
+            _native.llm_stream_chunk(self._state, chunk)
+            self._collector(chunk)
+        except BaseException as exc:
+            await self._close_iterator()
+            self._finish(exc)
+            raise
+        return chunk
+
+    def _final(self) -> Json:
+        try:
+            return self._finalizer()
+        except Exception as exc:  # the finalizer's failure is recorded as null
+            import warnings
+
+            warnings.warn(f"stream finalizer raised {type(exc).__name__}: {exc}; recording null", RuntimeWarning, stacklevel=3)
+            return None
+
+    def _finish(self, outcome: Any) -> None:
+        if not self._done:
+            self._done = True
+            _native.llm_stream_end(self._state, outcome)
+
+    async def _close_iterator(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def aclose(self) -> None:
+        """Cancel the stream if it is still open; records the end event."""
+        if self._done:
+            return
+        try:
+            await self._close_iterator()
+        finally:
+            self._finish_cancelled()
+
+    def _finish_cancelled(self) -> None:
+        if not self._done:
+            self._done = True
+            final = self._final()
+            _native.llm_stream_end(self._state, _Cancelled(), final)
+
+    def __del__(self) -> None:
+        if not getattr(self, "_done", True):
+            self._finish_cancelled()
+
+    async def __aenter__(self) -> "LlmStream":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _Cancelled(BaseException):
+    """Outcome of a stream left early: recorded with status UNSET."""
+
+    def __init__(self) -> None:
+        super().__init__("stream cancelled by the consumer")
+
+
+async def stream_execute(
+    name: str,
+    request: LLMRequest,
+    func: Callable[[LLMRequest], Any],
+    collector: Callable[[Json], Any],
+    finalizer: Callable[[], Json],
+    *,
+    handle: Any = None,
+    attributes: LLMAttributes | int | None = None,
+    data: Json = None,
+    metadata: Json = None,
+    model_name: str | None = None,
+) -> LlmStream:
+    """Start a streaming LLM call; iterate the returned ``LlmStream``.
+
+    ``func(request)`` returns an async iterator of JSON chunks (or an
+    awaitable of one).  Guardrails, request intercepts and the start event
+    happen here; stream execution intercepts wrap the stream.
+    """
+    if not callable(collector) or not callable(finalizer):
+        raise TypeError("collector and finalizer must be callable")
+    kwargs = {k: v for k, v in (("handle", handle), ("attributes", attributes), ("data", data),
+                                 ("metadata", metadata), ("model_name", model_name)) if v is not None}
+    state = _native.llm_stream_begin(name, request, func, **kwargs)
+    try:
+        iterator = await _open(state, _native._stream_entries(state), 0, _native._call_input(state), func)
+    except BaseException as exc:
+        _native.llm_stream_end(state, exc)
+        raise
+    return LlmStream(state, iterator, collector, finalizer)
