@@ -647,9 +647,10 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
     nr_call_info info = {handle->name, env, NULL, 0};
     nr_value *recorded = sanitize(&snap, KINDS[kind].sanitize_response, &info, result);
     const cJSON *j = recorded != NULL ? nr_value_json(recorded, NULL) : NULL;
-    if ((j == NULL || cJSON_IsNull(j)) && data != NULL) {
+    nr_value *fallback = data != NULL ? data : handle->data;
+    if ((j == NULL || cJSON_IsNull(j)) && fallback != NULL) {
         nr_value_release(recorded);
-        recorded = nr_value_ref(data);
+        recorded = nr_value_ref(fallback);
     }
     nr_value *merged = NULL;
     if (metadata != NULL && handle->metadata != NULL)

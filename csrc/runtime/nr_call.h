@@ -112,8 +112,8 @@ NemoRelayStatus nr_run_request_intercepts(nr_call_kind kind, const char *name, n
 NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts_us,
                                      nr_scope **out_handle, nr_error *err);
 
-/* Emits the end event of a manual call: data = sanitized result (or `data`
- * when that is null), metadata = start metadata merged with `metadata`;
+/* Emits the end event of a manual call: data = sanitized result (or, when
+ * that is null, `data`, else the handle's data), metadata = start metadata merged with `metadata`;
  * `annotated_response` (LLM) goes to category_profile unchanged. */
 NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value *data,
                                    nr_value *metadata, nr_value *annotated_response,
