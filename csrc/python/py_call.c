@@ -564,6 +564,7 @@ typedef struct {
     nr_py_coro base;
     call_args args;
     CallStateObject *state; /* once begun */
+    int direct;             /* unobserved: the function runs without the pipeline */
 } ExecuteCallObject;
 
 static int execute_finish(ExecuteCallObject *self, PyObject *value, PyObject **result)
@@ -578,10 +579,33 @@ static int execute_finish(ExecuteCallObject *self, PyObject *value, PyObject **r
     return 0;
 }
 
+/* Nothing registered and nobody listening: just the function (D5's zero-cost
+ * path).  Returns 1 if it took the call, 0 to run the pipeline. */
+static int execute_unobserved(ExecuteCallObject *self, PyObject **result, int *rc)
+{
+    if (nr_call_is_observed(self->args.kind))
+        return 0;
+    self->direct = 1;
+    PyObject *r = PyObject_CallOneArg(self->args.func, self->args.input);
+    if (r != NULL && nr_py_is_awaitable(r)) {
+        *rc = nr_py_coro_await(&self->base, r);
+        Py_DECREF(r);
+        return 1;
+    }
+    if (r != NULL && nr_py_check_json(r) < 0)
+        Py_CLEAR(r);
+    *result = r;
+    *rc = r != NULL ? 0 : -1;
+    return 1;
+}
+
 static int execute_start(nr_py_coro *base, PyObject **result)
 {
     ExecuteCallObject *self = (ExecuteCallObject *)base;
     nr_py_state *st = nr_py_get_state();
+    int rc;
+    if (execute_unobserved(self, result, &rc))
+        return rc;
     PyObject *loop = PyObject_CallNoArgs(st->get_running_loop);
     if (loop == NULL)
         return -1;
@@ -602,20 +626,27 @@ static int execute_start(nr_py_coro *base, PyObject **result)
         r = chainstep_new(self->state, 0, input);
     Py_DECREF(input);
     if (r != NULL && nr_py_is_awaitable(r)) {
-        int rc = nr_py_coro_await(base, r);
+        rc = nr_py_coro_await(base, r);
         Py_DECREF(r);
         if (rc == 0)
             return 0;
         r = NULL;
     }
-    int rc = execute_finish(self, r, result);
+    rc = execute_finish(self, r, result);
     Py_XDECREF(r);
     return rc;
 }
 
 static int execute_resume(nr_py_coro *base, PyObject *value, PyObject **result)
 {
-    return execute_finish((ExecuteCallObject *)base, value, result);
+    ExecuteCallObject *self = (ExecuteCallObject *)base;
+    if (self->direct) {
+        if (value == NULL || nr_py_check_json(value) < 0)
+            return -1;
+        *result = Py_NewRef(value);
+        return 0;
+    }
+    return execute_finish(self, value, result);
 }
 
 static void execute_abandon(nr_py_coro *base)
@@ -653,6 +684,7 @@ static PyObject *make_execute(nr_call_kind kind, const char *fname, PyObject *co
     if (self == NULL)
         return NULL;
     self->state = NULL;
+    self->direct = 0;
     memset(&self->args, 0, sizeof self->args);
     PyObject_GC_Track(self);
     if (call_args_parse(&self->args, kind, fname, args, nargs, kwnames) < 0) {
@@ -686,6 +718,13 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
     call_args a;
     if (call_args_parse(&a, kind, "execute_sync", args, nargs, kwnames) < 0)
         return NULL;
+    if (!nr_call_is_observed(kind)) {
+        PyObject *r = nr_py_invoke_sync(NULL, a.func, &a.input, 1);
+        if (r != NULL && nr_py_check_json(r) < 0)
+            Py_CLEAR(r);
+        call_args_clear(&a);
+        return r;
+    }
     nr_py_env *env = nr_py_env_new(NULL, NULL);
     CallStateObject *state = env != NULL ? begin_call(st, &a, env) : NULL;
     PyObject *result = NULL;

@@ -49,6 +49,18 @@ static unsigned kind_mask(nr_call_kind kind)
     return m;
 }
 
+bool nr_call_is_observed(nr_call_kind kind)
+{
+    if (nr_emit_wanted())
+        return true;
+    const kinds *k = &KINDS[kind];
+    long n = nr_registry_count(k->conditional) + nr_registry_count(k->request) +
+             nr_registry_count(k->execution);
+    if (kind == NR_CALL_LLM)
+        n += nr_registry_count(NR_MW_LLM_STREAM_EXECUTION);
+    return n > 0; /* sanitizers only matter when events are recorded */
+}
+
 /* ---- small helpers --------------------------------------------------------- */
 
 static void emit_and_release(nr_event *ev, nr_scope *chain)

@@ -53,6 +53,11 @@ typedef struct nr_call_spec {
 
 typedef struct nr_call nr_call;
 
+/* Whether a call of this kind would be seen or changed by anything: a
+ * middleware registration of its kinds or an event subscriber.  When false a
+ * binding may run the function directly (zero cost when nothing listens). */
+bool nr_call_is_observed(nr_call_kind kind);
+
 /* Steps 1-3.  On success *out is the call (new reference) ready to execute.
  * A rejection returns NEMO_RELAY_STATUS_GUARDRAIL_REJECTED with err->kind
  * NR_E_REJECTED and err->reason set. */
