@@ -123,10 +123,13 @@ def test_use_scope_stack_restores_exactly():
         with nemo_relay.use_scope_stack(stack) as s:
             assert s is stack
             assert nemo_relay.scope_stack_active()
-            assert scope.get_handle() == stack.top
+            root = stack.top
+            assert scope.get_handle() == root
             h = scope.push("inside", ScopeType.Agent)
-            assert h.parent_uuid == stack.top.uuid
+            assert h.parent_uuid == root.uuid
+            assert stack.top == h  # a bound stack is shared: this thread's pushes land on it
             scope.pop(h)
+            assert stack.top == root
         assert nemo_relay._native._scope_var.get(None) is before
         assert not nemo_relay.scope_stack_active()  # the thread's explicit flag is back too
 

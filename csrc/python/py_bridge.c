@@ -56,6 +56,14 @@ int nr_py_frame_enter(nr_py_state *st, nr_py_frame *f)
     }
     f->entry_handle = h;
     f->entry = node;
+    nr_scope *bound = nr_thread_explicit_top();
+    f->on_thread_stack = bound == node;
+    nr_scope_release(bound);
+    if (f->on_thread_stack) {
+        f->frame.top = NULL;
+        f->prev = NULL;
+        return 0;
+    }
     f->frame.top = nr_scope_ref(node);
     f->prev = nr_frame_install(&f->frame);
     return 0;
@@ -63,8 +71,15 @@ int nr_py_frame_enter(nr_py_state *st, nr_py_frame *f)
 
 int nr_py_frame_exit(nr_py_state *st, nr_py_frame *f, PyObject *hint)
 {
-    nr_frame_restore(f->prev);
-    nr_scope *top = f->frame.top;
+    nr_scope *top;
+    if (f->on_thread_stack) {
+        top = nr_thread_explicit_top();
+        if (top == NULL) /* the call unbound the thread: keep the context as it was */
+            top = nr_scope_ref(f->entry);
+    } else {
+        nr_frame_restore(f->prev);
+        top = f->frame.top;
+    }
     int rc = 0;
     if (top != f->entry) {
         PyObject *type, *value, *tb;

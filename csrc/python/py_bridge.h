@@ -8,7 +8,11 @@
  * (tier 2 of the C visibility rules) holding the context's chain; when the call
  * returns, a changed top (a push or pop made by the call) is written back to
  * the ContextVar.  An unset ContextVar is first seeded from what C would
- * otherwise show (override or thread binding).
+ * otherwise show (override or thread binding).  One exception: when the thread
+ * has an explicitly bound stack (set_thread_scope_stack, use_scope_stack)
+ * whose top is the context's chain, the call works on that stack directly, so
+ * the bound ScopeStack is shared as upstream's is and native code that
+ * rebinds the thread (capture/set_thread/restore) is visible.
  *
  * C -> Python: a Python callable invoked by the runtime runs with the
  * C-visible chain in the ContextVar and with C's override and frame
@@ -23,8 +27,9 @@
 typedef struct nr_py_frame {
     nr_frame frame;   /* holds a reference to the chain top */
     nr_frame *prev;
-    nr_scope *entry;  /* the top at entry (borrowed from frame while unchanged) */
+    nr_scope *entry;  /* the top at entry (borrowed from entry_handle) */
     PyObject *entry_handle; /* strong */
+    bool on_thread_stack;   /* no frame: the call works on the thread's bound stack */
 } nr_py_frame;
 
 /* The context's current chain top as a handle (seeding the ContextVar if

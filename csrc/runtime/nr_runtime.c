@@ -2,6 +2,7 @@
 #include "nr_runtime.h"
 
 #include "nr_clock.h"
+#include "nr_plugin.h"
 #include "nr_registry.h"
 #include "nr_stack.h"
 
@@ -28,6 +29,7 @@ const char *nr_relay_version(void)
  * with one held by a thread that does not exist there (SPEC D10). */
 static void fork_prepare(void)
 {
+    nr_plugin_fork_prepare();
     nr_registry_fork_prepare();
     nr_stack_fork_prepare();
 }
@@ -36,12 +38,14 @@ static void fork_parent(void)
 {
     nr_stack_fork_parent();
     nr_registry_fork_parent();
+    nr_plugin_fork_parent();
 }
 
 static void fork_child(void)
 {
     nr_stack_fork_child();
     nr_registry_fork_child();
+    nr_plugin_fork_child();
     nr_clock_after_fork_child();
 }
 

@@ -197,6 +197,11 @@ bool nr_thread_explicit(void)
     return tls.bound != NULL && tls.explicit_;
 }
 
+nr_scope *nr_thread_explicit_top(void)
+{
+    return nr_thread_explicit() ? nr_stack_top(tls.bound) : NULL;
+}
+
 /* Runs op on the visible cell: the frame without locking (thread-confined),
  * a shared stack under its lock. */
 typedef NemoRelayStatus (*cell_op)(nr_scope **top, void *arg, nr_error *err);

@@ -83,9 +83,12 @@ nr_scope *nr_visible_top(nr_error *err);
  * explicitly. */
 bool nr_visible_active(void);
 
-/* Whether only tier 3 would answer and it was bound explicitly (used by the
- * binding to seed a Python context). */
+/* Whether the thread's stack was bound explicitly. */
 bool nr_thread_explicit(void);
+
+/* The top of the thread's explicitly bound stack (new reference), or NULL if
+ * the thread has no explicit binding. */
+nr_scope *nr_thread_explicit_top(void);
 
 /* Pushes a new node built from init (its `below` is filled in) onto the
  * visible chain; returns the node (new reference). */
