@@ -99,7 +99,7 @@ def fork_asyncio_context() -> _contextvars.Context:
     return _contextvars.copy_context()
 
 
-from . import errors, guardrails, intercepts, llm, scope, scope_local, subscribers, tools  # noqa: E402
+from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, subscribers, tools  # noqa: E402
 
 _atexit.register(_native._shutdown)
 
@@ -125,6 +125,7 @@ __all__ = [
     "guardrails",
     "intercepts",
     "llm",
+    "plugin",
     "propagate_scope_to_thread",
     "scope",
     "scope_local",

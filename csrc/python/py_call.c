@@ -7,6 +7,7 @@
 #include "py_coro.h"
 #include "py_llm_request.h"
 #include "py_scope.h"
+#include "py_worker.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,33 @@ static PyObject *chainstep_run_sync(ChainStepObject *step)
     return r;
 }
 
+/* A copy of the caller's context whose scope chain is what C sees now: the
+ * context a coroutine met on a worker runs in (SPEC D5). */
+static PyObject *context_for_loop(nr_py_state *st, nr_py_env *env)
+{
+    nr_error err = NR_ERROR_INIT;
+    nr_scope *top = nr_visible_top(&err);
+    if (top == NULL)
+        return nr_py_raise(&err);
+    PyObject *h = nr_py_handle_for(top);
+    nr_scope_release(top);
+    PyObject *ctx = h != NULL ? (env->context != NULL ? PyContext_Copy(env->context)
+                                                      : PyContext_CopyCurrent())
+                              : NULL;
+    if (ctx != NULL) {
+        if (PyContext_Enter(ctx) < 0) {
+            Py_CLEAR(ctx);
+        } else {
+            int rc = nr_py_set_current(st, h);
+            PyContext_Exit(ctx);
+            if (rc < 0)
+                Py_CLEAR(ctx);
+        }
+    }
+    Py_XDECREF(h);
+    return ctx;
+}
+
 PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const *args,
                             size_t nargs)
 {
@@ -249,6 +277,22 @@ PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const 
         PyObject *v = chainstep_run_sync((ChainStepObject *)r);
         Py_DECREF(r);
         return v;
+    }
+    if (env != NULL && env->loop != NULL) {
+        /* On a worker (a native intercept's continuation): run it on the
+         * caller's loop, unless this thread is that loop's (it would wait on
+         * itself). */
+        PyObject *running = PyObject_CallNoArgs(st->get_running_loop);
+        int on_loop = running == env->loop;
+        Py_XDECREF(running);
+        if (running != NULL && !on_loop) {
+            PyObject *ctx = context_for_loop(st, env);
+            PyObject *v = ctx != NULL ? nr_py_run_on_loop(env->loop, r, ctx) : NULL;
+            Py_XDECREF(ctx);
+            Py_DECREF(r);
+            return v;
+        }
+        PyErr_Clear();
     }
     /* Nothing can await it here: close it so it does not warn, and say why. */
     PyObject *closed = PyObject_CallMethod(r, "close", NULL);
@@ -301,6 +345,98 @@ static PyObject *python_entry(const nr_callback *cb)
                                                       : NULL;
 }
 
+/* ---- native segments on a worker thread ------------------------------------------ */
+
+typedef struct exec_job {
+    nr_py_job base;
+    CallStateObject *state; /* strong */
+    size_t index;
+    nr_value *input;
+    PyObject *loop, *future;
+    nr_scope *visible;      /* strong: the caller's chain */
+} exec_job;
+
+static void exec_job_run(nr_py_job *j)
+{
+    exec_job *job = (exec_job *)j;
+    nr_frame frame = {job->visible};
+    nr_frame *prev = nr_frame_install(&frame);
+    nr_value *out = NULL;
+    nr_error err = NR_ERROR_INIT;
+    NemoRelayStatus st = nr_call_execute(job->state->call, job->index, job->input, func_trampoline,
+                                         job->state, &out, &err);
+    nr_frame_restore(prev);
+    nr_scope_release(frame.top);
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = st == NEMO_RELAY_STATUS_OK ? nr_py_value_to_py(out) : nr_py_raise(&err);
+    nr_py_resolve_future(job->loop, job->future, r);
+    Py_XDECREF(r);
+    nr_value_release(out);
+    nr_value_release(job->input);
+    Py_DECREF(job->state);
+    Py_DECREF(job->future);
+    Py_DECREF(job->loop);
+    PyGILState_Release(g);
+    free(job);
+}
+
+/* The caller's loop, and its context captured for worker-side callbacks. */
+static PyObject *caller_loop(nr_py_state *st, CallStateObject *state)
+{
+    nr_py_env *env = state->env;
+    if (env == NULL || env->loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "native execution intercepts need a running event loop");
+        return NULL;
+    }
+    if (env->context == NULL && (env->context = PyContext_CopyCurrent()) == NULL)
+        return NULL;
+    (void)st;
+    return env->loop;
+}
+
+/* Runs the chain from `index` (a native intercept) on a worker; returns the
+ * asyncio future of its result. */
+static PyObject *submit_native_segment(CallStateObject *state, size_t index, PyObject *input)
+{
+    nr_py_state *st = nr_py_get_state();
+    PyObject *loop = caller_loop(st, state);
+    if (loop == NULL)
+        return NULL;
+    PyObject *h = nr_py_current_handle(st);
+    if (h == NULL)
+        return NULL;
+    exec_job *job = calloc(1, sizeof *job);
+    PyObject *future = job != NULL ? PyObject_CallMethod(loop, "create_future", NULL) : NULL;
+    nr_value *in = future != NULL ? nr_py_value_wrap(input) : NULL;
+    if (in == NULL) {
+        if (job == NULL)
+            PyErr_NoMemory();
+        Py_XDECREF(future);
+        Py_DECREF(h);
+        free(job);
+        return NULL;
+    }
+    job->base.run = exec_job_run;
+    job->state = (CallStateObject *)Py_NewRef(state);
+    job->index = index;
+    job->input = in;
+    job->loop = Py_NewRef(loop);
+    job->future = Py_NewRef(future);
+    job->visible = nr_scope_ref(nr_py_handle_node(h, "current"));
+    Py_DECREF(h);
+    if (nr_py_worker_submit(&job->base) < 0) {
+        nr_scope_release(job->visible);
+        nr_value_release(in);
+        Py_DECREF(job->state);
+        Py_DECREF(job->loop);
+        Py_DECREF(job->future);
+        free(job);
+        Py_DECREF(future);
+        return NULL;
+    }
+    return future;
+}
+
 static int chainstep_start(nr_py_coro *base, PyObject **result)
 {
     ChainStepObject *self = (ChainStepObject *)base;
@@ -313,9 +449,12 @@ static int chainstep_start(nr_py_coro *base, PyObject **result)
         PyObject *callable = python_entry(list->items[self->index]);
         if (callable == NULL) {
             /* A native intercept cannot await: it runs on a worker thread. */
-            PyErr_SetString(PyExc_NotImplementedError,
-                            "native execution intercepts in async calls need the worker pool");
-            return -1;
+            PyObject *future = submit_native_segment(state, self->index, self->input);
+            if (future == NULL)
+                return -1;
+            int rc = nr_py_coro_await(base, future);
+            Py_DECREF(future);
+            return rc;
         }
         PyObject *args[3] = {PyUnicode_FromString(nr_call_info_of(state->call)->name),
                              Py_NewRef(self->input), next_new(state, self->index + 1)};

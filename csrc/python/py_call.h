@@ -53,6 +53,9 @@ NemoRelayStatus nr_py_stream_exec_trampoline(void *ud, const nr_call_info *ci, n
                                              const nr_stream_next *next,
                                              struct nr_stream **out, nr_error *err);
 
+/* The runtime-side trampoline that calls a Python callable of this kind. */
+nr_callback_fn nr_py_trampoline_for(nr_mw_kind kind);
+
 /* Module functions (tools.* and llm.* execution; middleware and manual calls). */
 extern PyMethodDef nr_py_call_methods[];
 extern PyMethodDef nr_py_middleware_methods[];

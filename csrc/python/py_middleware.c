@@ -196,7 +196,7 @@ static NemoRelayStatus llm_request_tr(void *ud, const nr_call_info *ci, nr_value
     return st;
 }
 
-static nr_callback_fn trampoline_for(nr_mw_kind kind)
+nr_callback_fn nr_py_trampoline_for(nr_mw_kind kind)
 {
     nr_callback_fn fn = {0};
     switch (kind) {
@@ -270,7 +270,7 @@ static PyObject *py_register(PyObject *mod, PyObject *const *args, Py_ssize_t na
     if (brk < 0)
         return NULL;
     return nr_py_register(PyModule_GetState(mod), kind, scope, args[2], (int32_t)priority,
-                          brk != 0, args[5], trampoline_for(kind));
+                          brk != 0, args[5], nr_py_trampoline_for(kind));
 }
 
 /* deregister(kind, scope_handle_or_None, name) -> bool */

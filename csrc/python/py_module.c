@@ -11,7 +11,9 @@
 #include "py_convert.h"
 #include "py_llm_request.h"
 #include "py_scope.h"
+#include "py_worker.h"
 
+#include "nr_plugin.h"
 #include "nr_registry.h"
 #include "nr_runtime.h"
 
@@ -41,7 +43,9 @@ static PyObject *shutdown(PyObject *mod, PyObject *unused)
 {
     (void)unused;
     nr_py_state *st = PyModule_GetState(mod);
+    nr_plugin_shutdown();
     nr_registry_clear_all();
+    nr_py_worker_shutdown();
     st->finalizing = 1;
     Py_RETURN_NONE;
 }
@@ -117,7 +121,8 @@ static int module_exec(PyObject *mod)
     if (nr_py_convert_init(st) < 0 || nr_py_handles_init(mod, st) < 0 ||
         nr_py_events_init(mod, st) < 0 || import_errors(st) < 0)
         goto fail;
-    if (nr_py_llm_request_init(mod, st) < 0 || nr_py_call_init(mod, st) < 0)
+    if (nr_py_llm_request_init(mod, st) < 0 || nr_py_call_init(mod, st) < 0 ||
+        nr_py_worker_init(st) < 0 || nr_py_plugin_init(mod, st) < 0)
         goto fail;
     if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 ||
         PyModule_AddFunctions(mod, nr_py_middleware_methods) < 0)
@@ -147,6 +152,8 @@ static int module_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->Next_Type);
     Py_VISIT(st->ChainStep_Type);
     Py_VISIT(st->ExecuteCall_Type);
+    Py_VISIT(st->PluginContext_Type);
+    Py_VISIT(st->Activation_Type);
     return 0;
 }
 
@@ -162,6 +169,7 @@ static int module_clear(PyObject *mod)
         (PyObject **)&st->LLMRequest_Type,  &st->scope_var,
         (PyObject **)&st->CallState_Type,   (PyObject **)&st->Next_Type,
         (PyObject **)&st->ChainStep_Type,   (PyObject **)&st->ExecuteCall_Type,
+        (PyObject **)&st->PluginContext_Type, (PyObject **)&st->Activation_Type,
         &st->get_running_loop,
         &st->RelayError, &st->GuardrailRejected, &st->ScopeError, &st->NotOnTop,
         &st->ScopeNotFound, &st->AlreadyExists, &st->NotFoundError, &st->PluginError,

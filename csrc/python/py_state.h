@@ -32,6 +32,8 @@ typedef struct nr_py_state {
     PyTypeObject *Next_Type;
     PyTypeObject *ChainStep_Type;
     PyTypeObject *ExecuteCall_Type;
+    PyTypeObject *PluginContext_Type;
+    PyTypeObject *Activation_Type;
 
     /* asyncio._get_running_loop */
     PyObject *get_running_loop;
@@ -105,6 +107,7 @@ PyObject *nr_py_stack_new(nr_stack *stack); /* takes a reference of its own */
 PyObject *nr_py_event_new(nr_event *ev);
 
 int nr_py_handles_init(PyObject *module, nr_py_state *st);
+int nr_py_plugin_init(PyObject *module, nr_py_state *st);
 int nr_py_events_init(PyObject *module, nr_py_state *st);
 
 #endif /* NR_PY_STATE_H */

@@ -731,6 +731,15 @@ NemoRelayStatus nr_plugin_clear(nr_plugin_lease lease, nr_error *err)
     return NEMO_RELAY_STATUS_OK;
 }
 
+void nr_plugin_shutdown(void)
+{
+    nr_lock(&g_lock);
+    nr_plugin_lease lease = g_lease;
+    nr_unlock(&g_lock);
+    nr_plugin_clear(lease, NULL);
+    nr_plugin_lease_release(lease);
+}
+
 cJSON *nr_plugin_report(void)
 {
     nr_lock(&g_lock);

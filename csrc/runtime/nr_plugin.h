@@ -84,6 +84,10 @@ NemoRelayStatus nr_plugin_initialize(const cJSON *config, nr_plugin_lease lease,
 /* Rolls back the active configuration's registrations.  Kinds stay. */
 NemoRelayStatus nr_plugin_clear(nr_plugin_lease lease, nr_error *err);
 
+/* Interpreter or process shutdown: clears whatever is active, lease or not,
+ * and drops the lease. */
+void nr_plugin_shutdown(void);
+
 /* A copy of the active configuration's report, or NULL if none is active. */
 cJSON *nr_plugin_report(void);
 

@@ -12,10 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifndef NR_RELAY_VERSION
-#define NR_RELAY_VERSION "0.5.0"
-#endif
-
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
 /* Set once by the binding at import; read by any thread. */
 static _Atomic(nr_warn_fn) g_warn_hook;

@@ -23,6 +23,10 @@ void nr_warn(const char *fmt, ...)
 #endif
     ;
 
+#ifndef NR_RELAY_VERSION
+#define NR_RELAY_VERSION "0.5.0" /* the package version; setup.py passes it too */
+#endif
+
 /* The host's relay version ("0.5.0"); lives for the process. */
 const char *nr_relay_version(void);
 

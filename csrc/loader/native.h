@@ -1,0 +1,91 @@
+/*
+ * native.h -- the host side of the native plugin ABI v1 (internal).
+ *
+ * host_api.c      the host table: strings, the thread's last error, scopes,
+ *                 stacks, and the plugin_context_register_* functions
+ * native_call.c   adapters that run plugin callbacks as runtime callbacks
+ *                 (JSON in and out, ownership of every returned string)
+ * native_loader.c manifests to loaded instances, activations and teardown
+ *
+ * Ownership rules (SPEC D8): every registration holds a reference to its
+ * plugin instance; the library is closed only when the last reference is
+ * gone, after the registrations' free_fns and the descriptor's drop.
+ */
+#ifndef NR_NATIVE_H
+#define NR_NATIVE_H
+
+#include "nemo_relay_plugin.h"
+#include "nr_error.h"
+#include "nr_plugin.h"
+#include "nr_registry.h"
+#include "nr_value.h"
+
+/* Host strings: immutable bytes with a length (and a private trailing NUL). */
+struct NemoRelayNativeString {
+    size_t len;
+    uint32_t magic;
+    char bytes[];
+};
+
+/* A new host string copying len bytes of s (no UTF-8 check: the host only
+ * makes strings from UTF-8 it produced).  NULL on allocation failure. */
+NemoRelayNativeString *nr_native_string(const char *s, size_t len);
+NemoRelayNativeString *nr_native_cstring(const char *s);
+
+/* The table handed to every plugin; lives for the process. */
+const NemoRelayNativeHostApiV1 *nr_native_host_api(void);
+
+/* The calling thread's last error (set by plugins through the table). */
+void nr_native_last_error_clear(void);
+void nr_native_last_error_set(const char *message);
+/* The message, or NULL when none is set or it is empty (R23). */
+const char *nr_native_last_error(void);
+
+/* A plugin callback returned status st: fill err with the thread's last
+ * error text, else "<context>: <StatusName>", with the error kind the status
+ * maps to (GuardrailRejected stays a rejection).  Returns the status to
+ * propagate. */
+NemoRelayStatus nr_native_failure(NemoRelayStatus st, const char *context, nr_error *err);
+
+/* A host function failed with err: record its text as the thread's last
+ * error and return its status. */
+NemoRelayStatus nr_native_report(nr_error *err);
+
+/* A loaded plugin instance. */
+typedef struct nr_native_instance {
+    nr_owner owner; /* first: registrations hold the instance through this */
+    nr_refcount refs;
+    void *library;                 /* dlopen handle */
+    NemoRelayNativePluginV1 desc;  /* as the entry filled it */
+    char *kind;
+    char *library_path;
+    char *manifest_path;
+} nr_native_instance;
+
+void nr_native_instance_retain(nr_native_instance *inst);
+void nr_native_instance_release(nr_native_instance *inst);
+
+/* The context a descriptor's register callback receives. */
+struct NemoRelayNativePluginContext {
+    nr_plugin_ctx *ctx;
+    nr_native_instance *instance;
+};
+
+/* Registration plumbing (native_call.c): wraps a plugin callback into a
+ * runtime callback spec for `kind`; on failure nothing is taken. */
+NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kind kind,
+                                   const NemoRelayNativeString *name, int32_t priority,
+                                   bool break_chain, void (*cb)(void), void *user_data,
+                                   NemoRelayNativeFreeFn free_fn);
+
+/* Plugin-kind operations for a loaded instance (native_call.c). */
+extern const nr_plugin_ops nr_native_plugin_ops;
+
+/* Whether s is a live string made by this host's string_new (a hardening
+ * check on plugin-supplied pointers; NULL is not). */
+bool nr_native_string_valid(const NemoRelayNativeString *s);
+
+/* Reads a NUL-terminated copy of a plugin string ("" for NULL); caller frees. */
+char *nr_native_string_dup(const NemoRelayNativeString *s);
+
+#endif /* NR_NATIVE_H */

@@ -1,0 +1,752 @@
+/*
+ * native_call.c -- plugin callbacks as runtime callbacks.
+ *
+ * Each adapter turns runtime values into host strings, clears the thread's
+ * last error, calls the plugin, and turns what it returned back into values.
+ * Every string the plugin hands over is freed on every path before any
+ * decoding error is reported (R6, R8); every host string made for the plugin
+ * is freed right after the call (R9).
+ */
+#include "native.h"
+
+#include "nr_event.h"
+#include "nr_json.h"
+#include "nr_stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What a native registration's user_data points to. */
+typedef struct native_cb {
+    void (*fn)(void);                  /* the plugin's callback */
+    void *user_data;                   /* the plugin's */
+    NemoRelayNativeFreeFn free_fn;     /* the plugin's, may be NULL */
+    nr_native_instance *instance;      /* borrowed: the record's owner keeps it alive */
+} native_cb;
+
+/* The record's destructor: the plugin's free_fn, while its code is loaded
+ * (the registry releases the owner only afterwards). */
+static void native_cb_free(void *ud)
+{
+    native_cb *n = ud;
+    if (n->free_fn != NULL)
+        n->free_fn(n->user_data);
+    free(n);
+}
+
+/* ---- values <-> host strings ------------------------------------------------------ */
+
+static NemoRelayNativeString *value_string(nr_value *v, nr_error *err)
+{
+    char *text = nr_value_print(v, err);
+    if (text == NULL)
+        return NULL;
+    NemoRelayNativeString *s = nr_native_cstring(text);
+    cJSON_free(text);
+    if (s == NULL)
+        nr_error_nomem(err);
+    return s;
+}
+
+/* Parses and frees a string the plugin handed over.  NULL s is an error
+ * unless `optional`. */
+static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *what, bool optional,
+                                 nr_value **out, nr_error *err)
+{
+    *out = NULL;
+    if (s == NULL) {
+        if (optional)
+            return NEMO_RELAY_STATUS_OK;
+        const char *text = nr_native_last_error();
+        return nr_error_set(err, NR_E_CALLBACK, "%s", text != NULL ? text : what);
+    }
+    NemoRelayStatus st = nr_value_parse(s->bytes, s->len, what, out, err);
+    free(s); /* freed before the parse error is reported */
+    return st;
+}
+
+/* Whether a value is an LLM request {"headers": {...}, "content": ...}. */
+static bool is_llm_request(nr_value *v)
+{
+    const cJSON *j = nr_value_json(v, NULL);
+    return cJSON_IsObject(nr_json_get(j, "headers")) && nr_json_get(j, "content") != NULL;
+}
+
+#define AS(type, n) ((type)(n)->fn)
+
+/* ---- subscribers -------------------------------------------------------------------- */
+
+static void adapt_subscriber(void *ud, nr_event *ev)
+{
+    native_cb *n = ud;
+    const char *json = nr_event_json(ev);
+    NemoRelayNativeString *s = json != NULL ? nr_native_cstring(json) : NULL;
+    if (s == NULL)
+        return;
+    /* the status is ignored; a failure leaves its message as the last error */
+    AS(NemoRelayNativeEventSubscriberCb, n)(n->user_data, s);
+    free(s);
+}
+
+/* ---- transforms: sanitizers and the tool request intercept ----------------------------- */
+
+static NemoRelayStatus adapt_tool_json(void *ud, const nr_call_info *ci, nr_value *in,
+                                       nr_value **out, nr_error *err)
+{
+    native_cb *n = ud;
+    *out = NULL;
+    NemoRelayNativeString *name = nr_native_cstring(ci->name);
+    NemoRelayNativeString *payload = value_string(in, err);
+    NemoRelayNativeString *result = NULL;
+    NemoRelayStatus st;
+    if (name == NULL || payload == NULL) {
+        st = payload == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
+                             : nr_error_nomem(err);
+    } else {
+        nr_native_last_error_clear();
+        st = AS(NemoRelayNativeToolJsonCb, n)(n->user_data, name, payload, &result);
+        if (st != NEMO_RELAY_STATUS_OK) {
+            free(result);
+            st = nr_native_failure(st, "native tool callback failed", err);
+        } else {
+            st = take_json(result, "native tool callback returned no JSON", false, out, err);
+        }
+    }
+    free(name);
+    free(payload);
+    return st;
+}
+
+static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_value *in,
+                                         nr_value **out, nr_error *err)
+{
+    native_cb *n = ud;
+    (void)ci;
+    *out = NULL;
+    NemoRelayNativeString *payload = value_string(in, err);
+    if (payload == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    NemoRelayNativeString *result = NULL;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = AS(NemoRelayNativeLlmRequestCb, n)(n->user_data, payload, &result);
+    free(payload);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(result);
+        return nr_native_failure(st, "native LLM request callback failed", err);
+    }
+    st = take_json(result, "native LLM request callback returned no JSON", false, out, err);
+    if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(*out)) {
+        nr_value_release(*out);
+        *out = NULL;
+        st = nr_error_set(err, NR_E_INVALID_JSON, "native LLM callback did not return an LLM request");
+    }
+    return st;
+}
+
+static NemoRelayStatus adapt_json(void *ud, const nr_call_info *ci, nr_value *in, nr_value **out,
+                                  nr_error *err)
+{
+    native_cb *n = ud;
+    (void)ci;
+    *out = NULL;
+    NemoRelayNativeString *payload = value_string(in, err);
+    if (payload == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    NemoRelayNativeString *result = NULL;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = AS(NemoRelayNativeJsonCb, n)(n->user_data, payload, &result);
+    free(payload);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(result);
+        return nr_native_failure(st, "native JSON callback failed", err);
+    }
+    return take_json(result, "native JSON callback returned no JSON", false, out, err);
+}
+
+/* ---- conditionals ---------------------------------------------------------------------- */
+
+static NemoRelayStatus take_reason(NemoRelayStatus st, NemoRelayNativeString *reason,
+                                   char **out_reason, nr_error *err)
+{
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(reason);
+        return nr_native_failure(st, "native conditional callback failed", err);
+    }
+    if (reason != NULL) {
+        *out_reason = nr_native_string_dup(reason);
+        free(reason);
+        if (*out_reason == NULL)
+            return nr_error_nomem(err);
+    }
+    return NEMO_RELAY_STATUS_OK;
+}
+
+static NemoRelayStatus adapt_tool_conditional(void *ud, const nr_call_info *ci, nr_value *in,
+                                              char **out_reason, nr_error *err)
+{
+    native_cb *n = ud;
+    *out_reason = NULL;
+    NemoRelayNativeString *name = nr_native_cstring(ci->name);
+    NemoRelayNativeString *args = value_string(in, err);
+    NemoRelayStatus st;
+    if (name == NULL || args == NULL) {
+        st = args == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
+                          : nr_error_nomem(err);
+    } else {
+        NemoRelayNativeString *reason = NULL;
+        nr_native_last_error_clear();
+        st = AS(NemoRelayNativeToolConditionalCb, n)(n->user_data, name, args, &reason);
+        st = take_reason(st, reason, out_reason, err);
+    }
+    free(name);
+    free(args);
+    return st;
+}
+
+static NemoRelayStatus adapt_llm_conditional(void *ud, const nr_call_info *ci, nr_value *in,
+                                             char **out_reason, nr_error *err)
+{
+    native_cb *n = ud;
+    (void)ci;
+    *out_reason = NULL;
+    NemoRelayNativeString *request = value_string(in, err);
+    if (request == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    NemoRelayNativeString *reason = NULL;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = AS(NemoRelayNativeLlmConditionalCb, n)(n->user_data, request, &reason);
+    free(request);
+    return take_reason(st, reason, out_reason, err);
+}
+
+/* ---- the LLM request intercept --------------------------------------------------------- */
+
+static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_value *request,
+                                           nr_value *annotated, nr_value **out_request,
+                                           nr_value **out_annotated, nr_error *err)
+{
+    native_cb *n = ud;
+    *out_request = NULL;
+    *out_annotated = NULL;
+    NemoRelayNativeString *name = nr_native_cstring(ci->name);
+    NemoRelayNativeString *req = value_string(request, err);
+    NemoRelayNativeString *ann = annotated != NULL && req != NULL ? value_string(annotated, err) : NULL;
+    NemoRelayStatus st;
+    if (name == NULL || req == NULL || (annotated != NULL && ann == NULL)) {
+        st = name == NULL ? nr_error_nomem(err)
+                          : (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL);
+        goto done;
+    }
+    NemoRelayNativeString *out_req = NULL, *out_ann = NULL;
+    nr_native_last_error_clear();
+    st = AS(NemoRelayNativeLlmRequestInterceptCb, n)(n->user_data, name, req, ann, &out_req,
+                                                     &out_ann);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(out_req);
+        free(out_ann);
+        st = nr_native_failure(st, "native LLM request intercept failed", err);
+        goto done;
+    }
+    /* read both, free both, then report (R6) */
+    nr_error aerr = NR_ERROR_INIT;
+    NemoRelayStatus ast = take_json(out_ann, "native LLM annotation", true, out_annotated, &aerr);
+    st = take_json(out_req, "native LLM request intercept returned no request", false, out_request,
+                   err);
+    if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(*out_request))
+        st = nr_error_set(err, NR_E_INVALID_JSON,
+                          "native LLM request intercept did not return an LLM request");
+    if (st == NEMO_RELAY_STATUS_OK && ast != NEMO_RELAY_STATUS_OK) {
+        nr_error_move(err, &aerr);
+        st = ast;
+    }
+    nr_error_clear(&aerr);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        nr_value_release(*out_request);
+        nr_value_release(*out_annotated);
+        *out_request = *out_annotated = NULL;
+    }
+done:
+    free(name);
+    free(req);
+    free(ann);
+    return st;
+}
+
+/* ---- execution intercepts and their continuations -------------------------------------- */
+
+typedef struct native_next {
+    const nr_next *next;
+    bool llm;
+} native_next;
+
+/* The last failure of a host continuation on this thread, kept so that a
+ * plugin passing it straight back (the common case) surfaces the original
+ * error (a Python exception, a rejection) rather than its text. */
+static _Thread_local nr_error tls_next_error;
+
+static NemoRelayStatus continue_chain(const NemoRelayNativeString *input, void *next_ctx,
+                                      NemoRelayNativeString **out, const char *what)
+{
+    if (next_ctx == NULL || out == NULL) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s received null pointer", what);
+        nr_native_last_error_set(msg);
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    *out = NULL;
+    native_next *nx = next_ctx;
+    nr_error err = NR_ERROR_INIT;
+    nr_value *in = NULL, *result = NULL;
+    NemoRelayStatus st = input != NULL
+                             ? nr_value_parse(input->bytes, input->len, what, &in, &err)
+                             : nr_error_set(&err, NR_E_INVALID_JSON, "%s input is not valid JSON", what);
+    if (st == NEMO_RELAY_STATUS_OK && nx->llm && !is_llm_request(in))
+        st = nr_error_set(&err, NR_E_INVALID_JSON, "%s input was not an LLM request", what);
+    if (st == NEMO_RELAY_STATUS_OK)
+        st = nx->next->fn(nx->next->ctx, in, &result, &err);
+    if (st == NEMO_RELAY_STATUS_OK && (*out = value_string(result, &err)) == NULL)
+        st = err.status;
+    nr_value_release(in);
+    nr_value_release(result);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        nr_native_last_error_set(nr_error_message(&err));
+        nr_error_move(&tls_next_error, &err);
+        return st;
+    }
+    return NEMO_RELAY_STATUS_OK;
+}
+
+static NemoRelayStatus host_tool_next(const NemoRelayNativeString *args, void *next_ctx,
+                                      NemoRelayNativeString **out)
+{
+    return continue_chain(args, next_ctx, out, "native tool next");
+}
+
+static NemoRelayStatus host_llm_next(const NemoRelayNativeString *request, void *next_ctx,
+                                     NemoRelayNativeString **out)
+{
+    return continue_chain(request, next_ctx, out, "native LLM next");
+}
+
+/* A plugin returned st after running the chain: prefer the error its next
+ * produced when the plugin passed it back unchanged. */
+static NemoRelayStatus execution_failure(NemoRelayStatus st, const char *context, nr_error *err)
+{
+    const char *text = nr_native_last_error();
+    if (tls_next_error.kind != NR_E_NONE && tls_next_error.status == st && text != NULL &&
+        strcmp(text, nr_error_message(&tls_next_error)) == 0) {
+        nr_native_last_error_clear();
+        nr_error_move(err, &tls_next_error);
+        return st;
+    }
+    nr_error_clear(&tls_next_error);
+    return nr_native_failure(st, context, err);
+}
+
+static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_value *in,
+                                       const nr_next *next, nr_value **out, nr_error *err,
+                                       bool llm)
+{
+    native_cb *n = ud;
+    *out = NULL;
+    NemoRelayNativeString *name = nr_native_cstring(ci->name);
+    NemoRelayNativeString *payload = value_string(in, err);
+    NemoRelayStatus st;
+    if (name == NULL || payload == NULL) {
+        st = payload == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
+                             : nr_error_nomem(err);
+        goto done;
+    }
+    native_next nx = {next, llm};
+    NemoRelayNativeString *result = NULL;
+    nr_error_clear(&tls_next_error);
+    nr_native_last_error_clear();
+    if (llm)
+        st = AS(NemoRelayNativeLlmExecutionCb, n)(n->user_data, name, payload, host_llm_next, &nx,
+                                                  &result);
+    else
+        st = AS(NemoRelayNativeToolExecutionCb, n)(n->user_data, name, payload, host_tool_next,
+                                                   &nx, &result);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(result);
+        st = execution_failure(st, llm ? "native LLM execution intercept failed"
+                                       : "native tool execution intercept failed",
+                               err);
+    } else {
+        nr_error_clear(&tls_next_error);
+        st = take_json(result, "native execution intercept returned no JSON", false, out, err);
+    }
+done:
+    free(name);
+    free(payload);
+    return st;
+}
+
+static NemoRelayStatus adapt_tool_execution(void *ud, const nr_call_info *ci, nr_value *in,
+                                            const nr_next *next, nr_value **out, nr_error *err)
+{
+    return adapt_execution(ud, ci, in, next, out, err, false);
+}
+
+static NemoRelayStatus adapt_llm_execution(void *ud, const nr_call_info *ci, nr_value *in,
+                                           const nr_next *next, nr_value **out, nr_error *err)
+{
+    return adapt_execution(ud, ci, in, next, out, err, true);
+}
+
+/* ---- streams ------------------------------------------------------------------------------ */
+
+/* A plugin-produced stream, consumed by the runtime. */
+typedef struct plugin_stream {
+    NemoRelayNativeLlmStreamV1 table;
+    struct stream_next_ctx *next;  /* owned: the plugin may call next while polling */
+    nr_native_instance *instance;  /* strong: the code behind table */
+} plugin_stream;
+
+/* The continuation a stream intercept receives; lives with its stream. */
+typedef struct stream_next_ctx {
+    nr_stream_next next;
+} stream_next_ctx;
+
+/* A runtime stream handed to a plugin through the host's stream next. */
+typedef struct host_stream {
+    nr_stream *inner;
+} host_stream;
+
+static NemoRelayStatus host_stream_poll(void *ud, NemoRelayNativeString **out)
+{
+    host_stream *h = ud;
+    if (out == NULL)
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    *out = NULL;
+    if (h == NULL || h->inner == NULL)
+        return NEMO_RELAY_STATUS_STREAM_END;
+    nr_value *chunk = NULL;
+    nr_error err = NR_ERROR_INIT;
+    NemoRelayStatus st = nr_stream_poll(h->inner, &chunk, &err);
+    if (st == NEMO_RELAY_STATUS_OK && (*out = value_string(chunk, &err)) == NULL)
+        st = err.status;
+    nr_value_release(chunk);
+    if (st != NEMO_RELAY_STATUS_OK && st != NEMO_RELAY_STATUS_STREAM_END) {
+        nr_native_last_error_set(nr_error_message(&err));
+        nr_error_clear(&err);
+        nr_stream_close(h->inner); /* an errored stream is over */
+        h->inner = NULL;
+    }
+    nr_error_clear(&err);
+    return st;
+}
+
+static NemoRelayStatus host_stream_cancel(void *ud)
+{
+    host_stream *h = ud;
+    if (h != NULL) {
+        nr_stream_close(h->inner);
+        h->inner = NULL;
+    }
+    return NEMO_RELAY_STATUS_OK;
+}
+
+static void host_stream_drop(void *ud)
+{
+    host_stream *h = ud;
+    if (h != NULL) {
+        nr_stream_close(h->inner);
+        free(h);
+    }
+}
+
+static NemoRelayStatus host_stream_next(const NemoRelayNativeString *request, void *next_ctx,
+                                        NemoRelayNativeLlmStreamV1 *out_stream)
+{
+    if (next_ctx == NULL || out_stream == NULL) {
+        nr_native_last_error_set("native LLM stream next received null pointer");
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    NemoRelayNativeLlmStreamV1 empty = {sizeof(NemoRelayNativeLlmStreamV1), NULL, NULL, NULL, NULL};
+    *out_stream = empty;
+    stream_next_ctx *nx = next_ctx;
+    nr_error err = NR_ERROR_INIT;
+    nr_value *in = NULL;
+    nr_stream *s = NULL;
+    NemoRelayStatus st =
+        request != NULL ? nr_value_parse(request->bytes, request->len, "native LLM stream next", &in, &err)
+                        : nr_error_set(&err, NR_E_INVALID_JSON, "native LLM stream next input is not valid JSON");
+    if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(in))
+        st = nr_error_set(&err, NR_E_INVALID_JSON, "native LLM stream next input was not an LLM request");
+    if (st == NEMO_RELAY_STATUS_OK)
+        st = nx->next.fn(nx->next.ctx, in, &s, &err);
+    nr_value_release(in);
+    host_stream *h = NULL;
+    if (st == NEMO_RELAY_STATUS_OK && (h = malloc(sizeof *h)) == NULL) {
+        nr_stream_close(s);
+        st = nr_error_nomem(&err);
+    }
+    if (st != NEMO_RELAY_STATUS_OK)
+        return nr_native_report(&err);
+    h->inner = s;
+    out_stream->user_data = h;
+    out_stream->next = host_stream_poll;
+    out_stream->cancel = host_stream_cancel;
+    out_stream->drop = host_stream_drop;
+    return NEMO_RELAY_STATUS_OK;
+}
+
+static NemoRelayStatus plugin_stream_poll(void *ud, nr_value **chunk, nr_error *err)
+{
+    plugin_stream *p = ud;
+    *chunk = NULL;
+    NemoRelayNativeString *out = NULL;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = p->table.next(p->table.user_data, &out);
+    if (st == NEMO_RELAY_STATUS_STREAM_END) {
+        free(out);
+        return st;
+    }
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(out);
+        return nr_native_failure(st, "native LLM stream failed", err);
+    }
+    return take_json(out, "native LLM stream returned null chunk", false, chunk, err);
+}
+
+static void plugin_stream_cancel(void *ud)
+{
+    plugin_stream *p = ud;
+    if (p->table.cancel != NULL)
+        p->table.cancel(p->table.user_data);
+}
+
+static void plugin_stream_drop(void *ud)
+{
+    plugin_stream *p = ud;
+    if (p->table.drop != NULL)
+        p->table.drop(p->table.user_data);
+    free(p->next);
+    nr_native_instance_release(p->instance);
+    free(p);
+}
+
+static const nr_stream_ops plugin_stream_ops = {plugin_stream_poll, plugin_stream_cancel,
+                                                plugin_stream_drop};
+
+static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, nr_value *request,
+                                              const nr_stream_next *next, nr_stream **out,
+                                              nr_error *err)
+{
+    native_cb *n = ud;
+    *out = NULL;
+    NemoRelayNativeString *name = nr_native_cstring(ci->name);
+    NemoRelayNativeString *req = value_string(request, err);
+    stream_next_ctx *nx = malloc(sizeof *nx);
+    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
+    if (name == NULL || req == NULL || nx == NULL) {
+        st = req == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
+                         : nr_error_nomem(err);
+        free(nx);
+        goto done;
+    }
+    nx->next = *next;
+    NemoRelayNativeLlmStreamV1 table = {sizeof(NemoRelayNativeLlmStreamV1), NULL, NULL, NULL, NULL};
+    nr_native_last_error_clear();
+    st = AS(NemoRelayNativeLlmStreamExecutionCb, n)(n->user_data, name, req, host_stream_next, nx,
+                                                    &table);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        if (table.drop != NULL)
+            table.drop(table.user_data);
+        free(nx);
+        st = nr_native_failure(st, "native LLM stream execution intercept failed", err);
+        goto done;
+    }
+    if (table.struct_size != sizeof(NemoRelayNativeLlmStreamV1) || table.next == NULL) {
+        if (table.drop != NULL)
+            table.drop(table.user_data);
+        free(nx);
+        st = table.next == NULL
+                 ? nr_error_set(err, NR_E_CALLBACK, "native LLM stream has no next function")
+                 : nr_error_set(err, NR_E_CALLBACK, "unsupported native LLM stream struct size %zu",
+                                table.struct_size);
+        goto done;
+    }
+    plugin_stream *p = malloc(sizeof *p);
+    if (p == NULL) {
+        if (table.cancel != NULL)
+            table.cancel(table.user_data);
+        if (table.drop != NULL)
+            table.drop(table.user_data);
+        free(nx);
+        st = nr_error_nomem(err);
+        goto done;
+    }
+    p->table = table;
+    p->next = nx;
+    p->instance = n->instance;
+    nr_native_instance_retain(p->instance);
+    *out = nr_stream_new(&plugin_stream_ops, p, err);
+    if (*out == NULL)
+        st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+done:
+    free(name);
+    free(req);
+    return st;
+}
+
+/* ---- registration ---------------------------------------------------------------------------- */
+
+static nr_callback_fn adapter_for(nr_mw_kind kind)
+{
+    nr_callback_fn fn = {0};
+    switch (kind) {
+    case NR_MW_SUBSCRIBER: fn.subscriber = adapt_subscriber; break;
+    case NR_MW_TOOL_SANITIZE_REQUEST:
+    case NR_MW_TOOL_SANITIZE_RESPONSE:
+    case NR_MW_TOOL_REQUEST_INTERCEPT: fn.transform = adapt_tool_json; break;
+    case NR_MW_TOOL_CONDITIONAL: fn.conditional = adapt_tool_conditional; break;
+    case NR_MW_TOOL_EXECUTION: fn.execution = adapt_tool_execution; break;
+    case NR_MW_LLM_SANITIZE_REQUEST: fn.transform = adapt_llm_request; break;
+    case NR_MW_LLM_SANITIZE_RESPONSE: fn.transform = adapt_json; break;
+    case NR_MW_LLM_CONDITIONAL: fn.conditional = adapt_llm_conditional; break;
+    case NR_MW_LLM_REQUEST_INTERCEPT: fn.llm_intercept = adapt_llm_intercept; break;
+    case NR_MW_LLM_EXECUTION: fn.execution = adapt_llm_execution; break;
+    case NR_MW_LLM_STREAM_EXECUTION: fn.stream_execution = adapt_stream_execution; break;
+    default: break;
+    }
+    return fn;
+}
+
+NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kind kind,
+                                   const NemoRelayNativeString *name, int32_t priority,
+                                   bool break_chain, void (*cb)(void), void *user_data,
+                                   NemoRelayNativeFreeFn free_fn)
+{
+    nr_native_last_error_clear();
+    if (pctx == NULL || pctx->ctx == NULL) {
+        nr_native_last_error_set("plugin context is null");
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    if (cb == NULL) {
+        nr_native_last_error_set("registration callback is null");
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    nr_error err = NR_ERROR_INIT;
+    char *cname = nr_native_string_dup(name);
+    native_cb *n = malloc(sizeof *n);
+    if (cname == NULL || n == NULL) {
+        free(cname);
+        free(n);
+        nr_error_nomem(&err);
+        return nr_native_report(&err);
+    }
+    n->fn = cb;
+    n->user_data = user_data;
+    n->free_fn = free_fn;
+    n->instance = pctx->instance;
+    nr_callback_spec spec = {
+        .kind = kind,
+        .name = cname,
+        .priority = priority,
+        .break_chain = break_chain,
+        .native = true,
+        .fn = adapter_for(kind),
+        .user_data = n,
+        .free_fn = native_cb_free,
+        .owner = &pctx->instance->owner,
+    };
+    NemoRelayStatus st = nr_plugin_ctx_register(pctx->ctx, &spec, &err);
+    free(cname);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        /* Nothing was taken (R4): the plugin keeps user_data and frees it. */
+        free(n);
+        if (err.kind == NR_E_ALREADY_EXISTS) { /* upstream reports duplicates as Internal */
+            err.status = NEMO_RELAY_STATUS_INTERNAL;
+        }
+        return nr_native_report(&err);
+    }
+    return NEMO_RELAY_STATUS_OK;
+}
+
+/* ---- the plugin kind of a loaded instance -------------------------------------------------- */
+
+static NemoRelayNativeString *config_string(const cJSON *config, nr_error *err)
+{
+    char *text = nr_json_print(config);
+    NemoRelayNativeString *s = text != NULL ? nr_native_cstring(text) : NULL;
+    cJSON_free(text);
+    if (s == NULL)
+        nr_error_nomem(err);
+    return s;
+}
+
+static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *config,
+                                       cJSON *diagnostics, nr_error *err)
+{
+    nr_native_instance *inst = ud;
+    (void)kind;
+    if (inst->desc.validate == NULL)
+        return NEMO_RELAY_STATUS_OK;
+    NemoRelayNativeString *cfg = config_string(config, err);
+    if (cfg == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    NemoRelayNativeString *out = NULL;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = inst->desc.validate(inst->desc.user_data, cfg, &out);
+    free(cfg);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(out); /* R7 */
+        const char *text = nr_native_last_error();
+        st = text != NULL ? nr_error_set(err, NR_E_CALLBACK, "%s", text)
+                          : nr_error_set(err, NR_E_CALLBACK, "native validate callback returned %s",
+                                         nr_status_name(st));
+        nr_native_last_error_clear();
+        return st;
+    }
+    if (out == NULL)
+        return NEMO_RELAY_STATUS_OK;
+    cJSON *parsed = nr_json_parse(out->bytes, out->len, "diagnostics", NULL);
+    free(out);
+    if (!cJSON_IsArray(parsed)) {
+        cJSON_Delete(parsed);
+        return nr_error_set(err, NR_E_CALLBACK,
+                            "native validate callback returned invalid diagnostics JSON");
+    }
+    cJSON *d = parsed->child;
+    while (d != NULL) {
+        cJSON *next = d->next;
+        cJSON_DetachItemViaPointer(parsed, d);
+        if (!cJSON_AddItemToArray(diagnostics, d))
+            cJSON_Delete(d);
+        d = next;
+    }
+    cJSON_Delete(parsed);
+    return NEMO_RELAY_STATUS_OK;
+}
+
+static NemoRelayStatus native_register(void *ud, const char *kind, const cJSON *config,
+                                       nr_plugin_ctx *ctx, nr_error *err)
+{
+    nr_native_instance *inst = ud;
+    NemoRelayNativeString *cfg = config_string(config, err);
+    if (cfg == NULL)
+        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    NemoRelayNativePluginContext pctx = {ctx, inst};
+    nr_native_last_error_clear();
+    NemoRelayStatus st = inst->desc.register_(inst->desc.user_data, cfg, &pctx);
+    free(cfg);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        const char *text = nr_native_last_error();
+        st = text != NULL ? nr_error_set(err, NR_E_REGISTRATION_FAILED, "%s", text)
+                          : nr_error_set(err, NR_E_REGISTRATION_FAILED,
+                                         "native register callback for '%s' returned %s", kind,
+                                         nr_status_name(st));
+        nr_native_last_error_clear();
+    }
+    return st;
+}
+
+static void native_kind_release(void *ud)
+{
+    nr_native_instance_release(ud);
+}
+
+const nr_plugin_ops nr_native_plugin_ops = {native_validate, native_register, native_kind_release,
+                                            "plugin.native_validate_failed"};

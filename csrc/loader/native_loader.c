@@ -1,0 +1,311 @@
+/*
+ * native_loader.c -- from manifests to loaded plugin instances (reference
+ * §2.3, SPEC D9), activations, and teardown (SPEC D8).
+ *
+ * Checks run in upstream's order; the first failure wins and everything done
+ * so far is undone in reverse.  A multi-plugin load rolls back completely.
+ */
+#include "native_loader.h"
+
+#include "native.h"
+#include "manifest.h"
+#include "nr_runtime.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DESCRIPTOR_V1_SIZE 56u
+
+/* ---- instances ---------------------------------------------------------------- */
+
+static void owner_retain(nr_owner *o)
+{
+    nr_native_instance_retain((nr_native_instance *)o);
+}
+
+static void owner_release(nr_owner *o)
+{
+    nr_native_instance_release((nr_native_instance *)o);
+}
+
+void nr_native_instance_retain(nr_native_instance *inst)
+{
+    if (inst != NULL)
+        nr_ref_inc(&inst->refs);
+}
+
+/* Descriptor teardown: drop(user_data), then the kind string (R2, R10). */
+static void descriptor_teardown(NemoRelayNativePluginV1 *desc)
+{
+    if (desc->drop != NULL)
+        desc->drop(desc->user_data);
+    desc->user_data = NULL;
+    desc->drop = NULL;
+    if (nr_native_string_valid(desc->plugin_kind))
+        nr_native_host_api()->string_free(desc->plugin_kind);
+    desc->plugin_kind = NULL;
+}
+
+/* Last reference gone: nothing can call into the library any more. */
+void nr_native_instance_release(nr_native_instance *inst)
+{
+    if (inst == NULL || !nr_ref_dec(&inst->refs))
+        return;
+    descriptor_teardown(&inst->desc);
+    if (inst->library != NULL)
+        dlclose(inst->library);
+    free(inst->kind);
+    free(inst->library_path);
+    free(inst->manifest_path);
+    free(inst);
+}
+
+/* ---- loading one plugin ---------------------------------------------------------- */
+
+static NemoRelayStatus load_error(nr_error *err, nr_errkind kind, const char *check,
+                                  const nr_native_spec *spec, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+static NemoRelayStatus load_error(nr_error *err, nr_errkind kind, const char *check,
+                                  const nr_native_spec *spec, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    NemoRelayStatus st = nr_error_setv(err, kind, fmt, ap);
+    va_end(ap);
+    nr_loader_error_annotate(err, check, spec->plugin_id, spec->manifest_path);
+    return st;
+}
+
+/* Reads the descriptor's _Bool without trusting its bit pattern (R22). */
+static bool read_bool(const bool *field)
+{
+    unsigned char byte;
+    memcpy(&byte, field, 1);
+    return byte != 0;
+}
+
+static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance **out,
+                                nr_error *err)
+{
+    *out = NULL;
+    nr_manifest m;
+    memset(&m, 0, sizeof m);
+    char *text = NULL, *library_path = NULL;
+    size_t len = 0;
+    void *library = NULL;
+    NemoRelayStatus st;
+
+    /* steps 4-6: the manifest (TOML arrives as JSON from the binding) */
+    if (spec->manifest_json != NULL) {
+        st = nr_manifest_parse_json(spec->manifest_json, spec->manifest_json_len,
+                                    spec->manifest_path, &m, err);
+    } else {
+        st = nr_manifest_read_file(spec->manifest_path, &text, &len, err);
+        if (st == NEMO_RELAY_STATUS_OK)
+            st = nr_manifest_parse_json(text, len, spec->manifest_path, &m, err);
+    }
+    if (st != NEMO_RELAY_STATUS_OK)
+        goto fail;
+
+    /* steps 7-15: id, kind, relay, native_api, library, sha256, permissions */
+    nr_manifest_check_opts opts = {spec->plugin_id, nr_relay_version(), spec->trust_writable, true};
+    if ((st = nr_manifest_check(&m, spec->manifest_path, &opts, &library_path, err)) !=
+        NEMO_RELAY_STATUS_OK)
+        goto fail;
+
+    /* step 16: dlopen with every symbol resolved now, kept out of the global
+     * namespace */
+    dlerror();
+    library = dlopen(library_path, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        const char *why = dlerror();
+        st = load_error(err, NR_E_PLUGIN_LOAD, "dlopen", spec,
+                        "failed to load native plugin library '%s': %s", library_path,
+                        why != NULL ? why : "unknown error");
+        goto fail;
+    }
+
+    /* step 17: the entry symbol */
+    dlerror();
+    void *sym = dlsym(library, m.load.symbol);
+    const char *why = dlerror();
+    if (sym == NULL || why != NULL) {
+        st = load_error(err, NR_E_PLUGIN_LOAD, "symbol", spec,
+                        "native plugin symbol '%s' not found in '%s': %s", m.load.symbol,
+                        library_path, why != NULL ? why : "null symbol");
+        goto fail;
+    }
+    NemoRelayNativePluginEntry entry;
+    memcpy(&entry, &sym, sizeof entry);
+
+    /* step 18: the entry call, with a clean last error (R20) */
+    NemoRelayNativePluginV1 desc = {DESCRIPTOR_V1_SIZE, NULL, true, NULL, NULL, NULL, NULL};
+    nr_native_last_error_clear();
+    NemoRelayStatus est = entry(nr_native_host_api(), &desc);
+    if (est != NEMO_RELAY_STATUS_OK) {
+        const char *text_err = nr_native_last_error();
+        st = load_error(err, NR_E_PLUGIN_LOAD, "entry", spec,
+                        "native plugin entry symbol '%s' failed: %s", m.load.symbol,
+                        text_err != NULL ? text_err : nr_status_name(est));
+        nr_native_last_error_clear();
+        descriptor_teardown(&desc);
+        goto fail;
+    }
+
+    /* step 19: the descriptor */
+    const char *problem = NULL;
+    char buf[96];
+    if (desc.struct_size < DESCRIPTOR_V1_SIZE) {
+        snprintf(buf, sizeof buf, "incompatible plugin descriptor size %zu", desc.struct_size);
+        problem = buf;
+    } else if (desc.plugin_kind == NULL) {
+        problem = "a null plugin_kind";
+    } else if (!nr_native_string_valid(desc.plugin_kind)) {
+        problem = "a plugin_kind that was not made by the host's string_new";
+    } else if (desc.register_ == NULL) {
+        problem = "no register callback";
+    }
+    if (problem != NULL) {
+        st = load_error(err, NR_E_PLUGIN_LOAD, "descriptor", spec, "native plugin '%s' returned %s",
+                        spec->plugin_id, problem);
+        descriptor_teardown(&desc);
+        goto fail;
+    }
+
+    /* step 20: the kind it reports must be the manifest id, exactly */
+    char *kind = nr_native_string_dup(desc.plugin_kind);
+    if (kind == NULL || strcmp(kind, spec->plugin_id) != 0) {
+        st = kind == NULL ? nr_error_nomem(err)
+                          : load_error(err, NR_E_PLUGIN_LOAD, "kind", spec,
+                                       "native plugin returned kind '%s' but manifest id is '%s'",
+                                       kind, spec->plugin_id);
+        free(kind);
+        descriptor_teardown(&desc);
+        goto fail;
+    }
+
+    /* step 21: the instance */
+    nr_native_instance *inst = calloc(1, sizeof *inst);
+    if (inst == NULL || (inst->manifest_path = nr_strdup(spec->manifest_path)) == NULL) {
+        free(inst);
+        free(kind);
+        descriptor_teardown(&desc);
+        st = nr_error_nomem(err);
+        goto fail;
+    }
+    inst->owner.retain = owner_retain;
+    inst->owner.release = owner_release;
+    nr_ref_init(&inst->refs);
+    inst->library = library;
+    inst->desc = desc;
+    inst->desc.allows_multiple_components = read_bool(&desc.allows_multiple_components);
+    inst->kind = kind;
+    inst->library_path = library_path;
+    nr_manifest_clear(&m);
+    free(text);
+    *out = inst;
+    return NEMO_RELAY_STATUS_OK;
+
+fail:
+    if (library != NULL)
+        dlclose(library);
+    nr_manifest_clear(&m);
+    free(text);
+    free(library_path);
+    return st;
+}
+
+/* Every load failure surfaces as NR_E_PLUGIN_LOAD, with upstream's category
+ * word kept in front of the message ("invalid config: ..."). */
+static void as_load_error(nr_error *err)
+{
+    if (err == NULL || err->kind == NR_E_PLUGIN_LOAD || err->kind == NR_E_NONE)
+        return;
+    const char *prefix = err->kind == NR_E_INVALID_CONFIG ? "invalid config"
+                         : err->kind == NR_E_NOT_FOUND    ? "not found"
+                         : err->kind == NR_E_ALREADY_EXISTS ? "registration failed"
+                                                            : "internal error";
+    NemoRelayStatus status = err->status;
+    nr_error_prefix(err, prefix);
+    err->kind = NR_E_PLUGIN_LOAD;
+    err->status = status;
+}
+
+/* ---- activations -------------------------------------------------------------------- */
+
+struct nr_native_activation {
+    nr_native_instance **instances; /* strong */
+    size_t n;
+};
+
+size_t nr_native_activation_count(const nr_native_activation *a)
+{
+    return a != NULL ? a->n : 0;
+}
+
+const char *nr_native_activation_kind(const nr_native_activation *a, size_t i)
+{
+    return i < a->n ? a->instances[i]->kind : NULL;
+}
+
+const char *nr_native_activation_library(const nr_native_activation *a, size_t i)
+{
+    return i < a->n ? a->instances[i]->library_path : NULL;
+}
+
+bool nr_native_activation_allows_multiple(const nr_native_activation *a, size_t i)
+{
+    return i < a->n && a->instances[i]->desc.allows_multiple_components;
+}
+
+void nr_native_activation_close(nr_native_activation *a)
+{
+    if (a == NULL)
+        return;
+    /* kinds go first, newest first; then our references (R3, R15) */
+    for (size_t i = a->n; i-- > 0;)
+        nr_plugin_deregister_kind(a->instances[i]->kind);
+    for (size_t i = a->n; i-- > 0;)
+        nr_native_instance_release(a->instances[i]);
+    free(a->instances);
+    free(a);
+}
+
+NemoRelayStatus nr_native_load(const nr_native_spec *specs, size_t n, nr_native_activation **out,
+                               nr_error *err)
+{
+    *out = NULL;
+    nr_native_activation *a = calloc(1, sizeof *a);
+    if (a == NULL || (a->instances = calloc(n + 1, sizeof *a->instances)) == NULL) {
+        free(a);
+        return nr_error_nomem(err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        nr_native_instance *inst = NULL;
+        NemoRelayStatus st = load_one(&specs[i], &inst, err);
+        if (st == NEMO_RELAY_STATUS_OK) {
+            /* the registry's reference to the instance */
+            nr_native_instance_retain(inst);
+            st = nr_plugin_register_kind(inst->kind, inst->desc.allows_multiple_components,
+                                         &nr_native_plugin_ops, inst, err);
+            if (st != NEMO_RELAY_STATUS_OK) {
+                nr_native_instance_release(inst); /* the registry took nothing */
+                nr_loader_error_annotate(err, "kind", specs[i].plugin_id, specs[i].manifest_path);
+            }
+        }
+        if (st != NEMO_RELAY_STATUS_OK) {
+            as_load_error(err);
+            nr_native_instance_release(inst);
+            nr_native_activation_close(a); /* everything loaded so far, in reverse */
+            return st;
+        }
+        a->instances[a->n++] = inst;
+    }
+    *out = a;
+    return NEMO_RELAY_STATUS_OK;
+}
