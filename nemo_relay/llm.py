@@ -7,6 +7,7 @@ Requests are ``LLMRequest(headers, content)`` objects; on the wire they are
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -47,13 +48,37 @@ async def _as_async_iterator(value: Any, what: str) -> AsyncIterator[Json]:
     return value
 
 
+class _NativeStream:
+    """A stream produced through native stream intercepts; each chunk is
+    polled on a worker thread, never on the event loop."""
+
+    __slots__ = ("_handle", "_loop")
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._loop = asyncio.get_running_loop()
+
+    def __aiter__(self) -> "_NativeStream":
+        return self
+
+    async def __anext__(self) -> Json:
+        done, chunk = await _native._stream_poll(self._handle, self._loop)
+        if done:
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        await _native._stream_close(self._handle, self._loop)
+
+
 async def _open(state: Any, entries: list[Any], index: int, request: LLMRequest, func: Callable[..., Any]) -> Any:
     """The stream of the chain from `index` on (outermost intercept first)."""
     if index == len(entries):
         return await _as_async_iterator(func(request), "the stream function")
     intercept = entries[index]
     if intercept is None:
-        raise NotImplementedError("native stream execution intercepts are not supported in this call")
+        # a native intercept: the rest of the chain runs in C, on a worker
+        return _NativeStream(await _native._open_stream_from(state, index, request))
 
     def next_(req: LLMRequest) -> Awaitable[Any]:
         if not isinstance(req, LLMRequest):

@@ -54,3 +54,58 @@ def events() -> Iterator[Recorder]:
         yield rec
     finally:
         assert subscribers.deregister(name)
+
+
+# ---- native fixture plugins ------------------------------------------------------
+
+
+def toml_str(s: str) -> str:
+    """A TOML basic string (JSON string escaping is valid TOML)."""
+    import json
+
+    return json.dumps(s)
+
+
+def write_manifest(directory, plugin_id: str, library: str, symbol: str, *, relay: str = "=0.5.0",
+                   native_api: str = "1", kind: str = "rust_dynamic", sha256: str | None = None,
+                   name: str = "relay-plugin.toml") -> str:
+    import os
+
+    lines = [
+        "manifest_version = 1",
+        "[plugin]",
+        f"id = {toml_str(plugin_id)}",
+        f"kind = {toml_str(kind)}",
+        "[compat]",
+        f"relay = {toml_str(relay)}",
+    ]
+    if kind == "worker":
+        lines += ['worker_protocol = "grpc-v1"', "[defaults]", "enabled = false",
+                  "[capabilities]", 'items = ["plugin_worker"]', "[load]",
+                  'runtime = "python"', 'entrypoint = "plugin:main"']
+    else:
+        lines += [f"native_api = {toml_str(native_api)}", "[defaults]", "enabled = false",
+                  "[capabilities]", 'items = ["plugin_native"]', "[load]",
+                  f"library = {toml_str(library)}", f"symbol = {toml_str(symbol)}"]
+    if sha256 is not None:
+        lines += ["[integrity]", f"sha256 = {toml_str(sha256)}"]
+    path = os.path.join(str(directory), name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixture_library(tmp_path_factory):
+    """The C fixture plugin, built once per test session (mode 0755)."""
+    from _build import build_plugin
+
+    out = tmp_path_factory.mktemp("fixture-lib")
+    out.chmod(0o755)
+    return build_plugin("fixtures/fixture_native.c", out, "nemo_relay_plugin_fixture")
+
+
+@pytest.fixture
+def plugin_dir(tmp_path):
+    tmp_path.chmod(0o755)
+    return tmp_path

@@ -42,14 +42,6 @@ void nr_py_env_release(void *p)
 
 /* ---- CallState: what Python-side pieces of one call share ------------------------ */
 
-typedef struct {
-    PyObject_HEAD
-    nr_call *call;     /* strong */
-    PyObject *func;    /* the tool/LLM function */
-    nr_call_kind kind;
-    nr_py_env *env;    /* owned by the call */
-} CallStateObject;
-
 static void callstate_dealloc(CallStateObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
@@ -241,7 +233,7 @@ static PyObject *chainstep_run_sync(ChainStepObject *step)
 
 /* A copy of the caller's context whose scope chain is what C sees now: the
  * context a coroutine met on a worker runs in (SPEC D5). */
-static PyObject *context_for_loop(nr_py_state *st, nr_py_env *env)
+PyObject *nr_py_context_for_loop(nr_py_state *st, nr_py_env *env)
 {
     nr_error err = NR_ERROR_INIT;
     nr_scope *top = nr_visible_top(&err);
@@ -286,7 +278,7 @@ PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const 
         int on_loop = running == env->loop;
         Py_XDECREF(running);
         if (running != NULL && !on_loop) {
-            PyObject *ctx = context_for_loop(st, env);
+            PyObject *ctx = nr_py_context_for_loop(st, env);
             PyObject *v = ctx != NULL ? nr_py_run_on_loop(env->loop, r, ctx) : NULL;
             Py_XDECREF(ctx);
             Py_DECREF(r);
@@ -381,7 +373,7 @@ static void exec_job_run(nr_py_job *j)
 }
 
 /* The caller's loop, and its context captured for worker-side callbacks. */
-static PyObject *caller_loop(nr_py_state *st, CallStateObject *state)
+PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state)
 {
     nr_py_env *env = state->env;
     if (env == NULL || env->loop == NULL) {
@@ -399,7 +391,7 @@ static PyObject *caller_loop(nr_py_state *st, CallStateObject *state)
 static PyObject *submit_native_segment(CallStateObject *state, size_t index, PyObject *input)
 {
     nr_py_state *st = nr_py_get_state();
-    PyObject *loop = caller_loop(st, state);
+    PyObject *loop = nr_py_caller_loop(st, state);
     if (loop == NULL)
         return NULL;
     PyObject *h = nr_py_current_handle(st);
@@ -906,22 +898,7 @@ static PyObject *llm_execute_sync(PyObject *mod, PyObject *const *args, Py_ssize
 
 /* ---- streams: primitives for nemo_relay.llm's LlmStream ----------------------------- */
 
-/* A Python stream execution intercept reached from the C onion (a native
- * stream intercept calling next into it). */
-NemoRelayStatus nr_py_stream_exec_trampoline(void *ud, const nr_call_info *ci, nr_value *request,
-                                             const nr_stream_next *next,
-                                             struct nr_stream **out, nr_error *err)
-{
-    (void)ud;
-    (void)ci;
-    (void)request;
-    (void)next;
-    *out = NULL;
-    return nr_error_set(err, NR_E_INTERNAL,
-                        "a Python stream execution intercept cannot run inside a native one");
-}
-
-static CallStateObject *as_state(PyObject *obj)
+CallStateObject *nr_py_as_call_state(PyObject *obj)
 {
     if (!Py_IS_TYPE(obj, nr_py_get_state()->CallState_Type)) {
         PyErr_SetString(PyExc_TypeError, "expected a call state");
@@ -951,7 +928,7 @@ static PyObject *llm_stream_begin(PyObject *mod, PyObject *const *args, Py_ssize
 static PyObject *call_input(PyObject *mod, PyObject *obj)
 {
     (void)mod;
-    CallStateObject *state = as_state(obj);
+    CallStateObject *state = nr_py_as_call_state(obj);
     return state != NULL ? nr_py_call_input(state->kind, nr_call_input(state->call)) : NULL;
 }
 
@@ -959,7 +936,7 @@ static PyObject *call_input(PyObject *mod, PyObject *obj)
 static PyObject *stream_entries(PyObject *mod, PyObject *obj)
 {
     (void)mod;
-    CallStateObject *state = as_state(obj);
+    CallStateObject *state = nr_py_as_call_state(obj);
     if (state == NULL)
         return NULL;
     const nr_mw_list *list = nr_call_execution_list(state->call, true);
@@ -978,7 +955,7 @@ static PyObject *stream_entries(PyObject *mod, PyObject *obj)
 static PyObject *llm_stream_chunk(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     nr_py_state *st = PyModule_GetState(mod);
-    CallStateObject *state = nargs == 2 ? as_state(args[0]) : NULL;
+    CallStateObject *state = nargs == 2 ? nr_py_as_call_state(args[0]) : NULL;
     if (state == NULL)
         return nargs == 2 ? NULL : PyErr_Format(PyExc_TypeError, "llm_stream_chunk(state, chunk)");
     if (nr_py_check_json(args[1]) < 0)
@@ -1005,7 +982,7 @@ static PyObject *llm_stream_chunk(PyObject *mod, PyObject *const *args, Py_ssize
 static PyObject *llm_stream_end(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     nr_py_state *st = PyModule_GetState(mod);
-    CallStateObject *state = (nargs == 2 || nargs == 3) ? as_state(args[0]) : NULL;
+    CallStateObject *state = (nargs == 2 || nargs == 3) ? nr_py_as_call_state(args[0]) : NULL;
     if (state == NULL)
         return (nargs == 2 || nargs == 3)
                    ? NULL

@@ -29,6 +29,25 @@ typedef struct nr_py_env {
     PyObject *state;   /* borrowed CallState of the call, set once it exists */
 } nr_py_env;
 
+/* What the Python-side pieces of one managed call share. */
+typedef struct {
+    PyObject_HEAD
+    nr_call *call;     /* strong */
+    PyObject *func;    /* the tool/LLM function */
+    nr_call_kind kind;
+    nr_py_env *env;    /* owned by the call */
+} CallStateObject;
+
+/* obj as a CallState, or NULL with TypeError. */
+CallStateObject *nr_py_as_call_state(PyObject *obj);
+
+/* The caller's loop of a call (borrowed), capturing the caller's context for
+ * worker-side callbacks on first use.  NULL with RuntimeError without one. */
+PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state);
+
+/* A copy of the call's context whose scope chain is what C sees now. */
+PyObject *nr_py_context_for_loop(nr_py_state *st, nr_py_env *env);
+
 /* A new environment (NULL with MemoryError).  Freed by nr_py_env_release
  * (the nr_call_spec.env_release of the call). */
 nr_py_env *nr_py_env_new(PyObject *loop, PyObject *context);

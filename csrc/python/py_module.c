@@ -122,7 +122,8 @@ static int module_exec(PyObject *mod)
         nr_py_events_init(mod, st) < 0 || import_errors(st) < 0)
         goto fail;
     if (nr_py_llm_request_init(mod, st) < 0 || nr_py_call_init(mod, st) < 0 ||
-        nr_py_worker_init(st) < 0 || nr_py_plugin_init(mod, st) < 0)
+        nr_py_worker_init(st) < 0 || nr_py_plugin_init(mod, st) < 0 ||
+        nr_py_stream_init(mod, st) < 0)
         goto fail;
     if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 ||
         PyModule_AddFunctions(mod, nr_py_middleware_methods) < 0)
@@ -154,6 +155,8 @@ static int module_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->ExecuteCall_Type);
     Py_VISIT(st->PluginContext_Type);
     Py_VISIT(st->Activation_Type);
+    Py_VISIT(st->StreamHandle_Type);
+    Py_VISIT(st->StreamNext_Type);
     return 0;
 }
 
@@ -170,6 +173,7 @@ static int module_clear(PyObject *mod)
         (PyObject **)&st->CallState_Type,   (PyObject **)&st->Next_Type,
         (PyObject **)&st->ChainStep_Type,   (PyObject **)&st->ExecuteCall_Type,
         (PyObject **)&st->PluginContext_Type, (PyObject **)&st->Activation_Type,
+        (PyObject **)&st->StreamHandle_Type, (PyObject **)&st->StreamNext_Type,
         &st->get_running_loop,
         &st->RelayError, &st->GuardrailRejected, &st->ScopeError, &st->NotOnTop,
         &st->ScopeNotFound, &st->AlreadyExists, &st->NotFoundError, &st->PluginError,

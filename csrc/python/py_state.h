@@ -34,6 +34,8 @@ typedef struct nr_py_state {
     PyTypeObject *ExecuteCall_Type;
     PyTypeObject *PluginContext_Type;
     PyTypeObject *Activation_Type;
+    PyTypeObject *StreamHandle_Type;
+    PyTypeObject *StreamNext_Type;
 
     /* asyncio._get_running_loop */
     PyObject *get_running_loop;
@@ -108,6 +110,7 @@ PyObject *nr_py_event_new(nr_event *ev);
 
 int nr_py_handles_init(PyObject *module, nr_py_state *st);
 int nr_py_plugin_init(PyObject *module, nr_py_state *st);
+int nr_py_stream_init(PyObject *module, nr_py_state *st);
 int nr_py_events_init(PyObject *module, nr_py_state *st);
 
 #endif /* NR_PY_STATE_H */
