@@ -61,7 +61,22 @@ static PyObject *registration_count(PyObject *mod, PyObject *unused)
     return PyLong_FromLong(n);
 }
 
+/* The global registrations (kind, name, priority, ...), for tools. */
+static PyObject *registrations(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    cJSON *j = nr_registry_describe();
+    if (j == NULL)
+        return PyErr_NoMemory();
+    PyObject *r = nr_py_from_cjson(j);
+    cJSON_Delete(j);
+    return r;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_registrations", registrations, METH_NOARGS,
+     "The global registrations as dicts (kind, name, priority, break_chain, native)."},
     {"_shutdown", shutdown, METH_NOARGS, "Interpreter shutdown hook (called via atexit)."},
     {"_registration_count", registration_count, METH_NOARGS,
      "Number of live registrations (global and scope-local); for tests."},

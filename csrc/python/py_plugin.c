@@ -661,7 +661,30 @@ static PyMethodDef activation_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *activation_get_plugins(ActivationObject *self, void *c)
+{
+    (void)c;
+    if (self->activation == NULL)
+        return PyList_New(0);
+    size_t n = nr_native_activation_count(self->activation);
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; l != NULL && i < n; i++) {
+        PyObject *d = Py_BuildValue(
+            "{s:s,s:s,s:O,s:I}", "kind", nr_native_activation_kind(self->activation, i), "library",
+            nr_native_activation_library(self->activation, i), "allows_multiple_components",
+            nr_native_activation_allows_multiple(self->activation, i) ? Py_True : Py_False,
+            "abi_version", (unsigned)NEMO_RELAY_NATIVE_ABI_VERSION);
+        if (d == NULL)
+            Py_CLEAR(l);
+        else
+            PyList_SET_ITEM(l, (Py_ssize_t)i, d);
+    }
+    return l;
+}
+
 static PyGetSetDef activation_getset[] = {
+    {"plugins", (getter)activation_get_plugins, NULL,
+     "One dict per loaded plugin: kind, library, allows_multiple_components, abi_version.", NULL},
     {"kinds", (getter)activation_get_kinds, NULL, "The plugin kinds this activation registered.",
      NULL},
     {"closed", (getter)activation_get_closed, NULL, "Whether close() ran.", NULL},

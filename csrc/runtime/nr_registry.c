@@ -1,6 +1,8 @@
 /* nr_registry.c -- copy-on-write registries and per-call snapshots. */
 #include "nr_registry.h"
 
+#include "nr_json.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +295,33 @@ void nr_registry_drop_locals(nr_scope *s)
     }
     nr_unlock(&g_registry_lock);
     set_release(old);
+}
+
+cJSON *nr_registry_describe(void)
+{
+    nr_lock(&g_registry_lock);
+    nr_mw_set *set = set_ref(g_global);
+    nr_unlock(&g_registry_lock);
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; arr != NULL && set != NULL && k < NR_MW_KIND_COUNT; k++) {
+        for (size_t i = 0; i < set->lists[k].n; i++) {
+            const nr_callback *cb = set->lists[k].items[i];
+            cJSON *o = cJSON_CreateObject();
+            if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+                cJSON_Delete(o);
+                cJSON_Delete(arr);
+                arr = NULL;
+                break;
+            }
+            nr_json_add(o, "kind", cJSON_CreateString(nr_mw_kind_name(cb->kind)));
+            nr_json_add(o, "name", cJSON_CreateString(cb->name));
+            nr_json_add(o, "priority", cJSON_CreateNumber(cb->priority));
+            nr_json_add(o, "break_chain", cJSON_CreateBool(cb->break_chain));
+            nr_json_add(o, "native", cJSON_CreateBool(cb->native));
+        }
+    }
+    set_release(set);
+    return arr;
 }
 
 void nr_registry_clear_all(void)

@@ -148,6 +148,11 @@ bool nr_deregister(nr_mw_kind kind, const char *name, nr_scope *scope);
 /* Drops every scope-local registration of s (on pop, and when a node dies). */
 void nr_registry_drop_locals(nr_scope *s);
 
+/* The global registrations, for tools that show them: a JSON array of
+ * {"kind", "name", "priority", "break_chain", "native"} in registry order
+ * (caller deletes; NULL on allocation failure). */
+struct cJSON *nr_registry_describe(void);
+
 /* Removes every global registration (used at interpreter shutdown). */
 void nr_registry_clear_all(void);
 

@@ -1,0 +1,110 @@
+"""``python -m nemo_relay demo``: a small simulated agent.
+
+A fake LLM asks for two tool calls; a guardrail rejects one of them.  The
+bundled ``redact`` plugin keeps secrets out of the recorded events and the
+bundled ``atof_file`` plugin writes every event to a JSONL file.  The event
+tree is printed indented by parentage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from . import LLMRequest, ScopeType, errors, guardrails, llm, plugin, scope, subscribers, tools
+from .plugins import manifest
+
+
+def fake_llm(request: LLMRequest) -> dict[str, Any]:
+    """Plans two tool calls, then answers once it has tool results."""
+    messages = request.content["messages"]
+    if messages[-1]["role"] == "tool":
+        return {"role": "assistant", "content": "It is 18°C and sunny in Paris."}
+    return {"role": "assistant", "tool_calls": [
+        {"name": "get_weather", "args": {"city": "Paris", "api_key": "wx-live-0123456789"}},
+        {"name": "delete_files", "args": {"path": "/"}},
+    ]}
+
+
+async def get_weather(args: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.sleep(0)  # pretend to call a weather service
+    return {"city": args["city"], "temperature_c": 18, "sky": "sunny"}
+
+
+def delete_files(args: dict[str, Any]) -> dict[str, Any]:
+    raise AssertionError("the guardrail must stop this tool from running")
+
+
+TOOLS = {"get_weather": get_weather, "delete_files": delete_files}
+
+
+def block_destructive(tool_name: str, args: Any) -> str | None:
+    return "destructive tools need a human" if tool_name.startswith("delete") else None
+
+
+async def run_agent() -> None:
+    with scope.scope("weather-agent", ScopeType.Agent, input={"question": "What's the weather in Paris?"}):
+        headers = {"authorization": "Bearer sk-demo-secret"}
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "What's the weather in Paris?"}]
+        plan = await llm.execute("fake-llm", LLMRequest(headers, {"messages": messages}), fake_llm,
+                                 model_name="fake-1")
+        for call in plan["tool_calls"]:
+            try:
+                result = await tools.execute(call["name"], call["args"], TOOLS[call["name"]])
+                messages.append({"role": "tool", "name": call["name"], "content": result})
+            except errors.GuardrailRejected as rejected:
+                messages.append({"role": "tool", "name": call["name"], "content": f"rejected: {rejected.reason}"})
+        answer = await llm.execute("fake-llm", LLMRequest(headers, {"messages": messages}), fake_llm,
+                                   model_name="fake-1")
+        scope.event("answer", data=answer["content"])
+
+
+def print_tree(events: list[Any]) -> None:
+    """Scopes and marks indented under their parents, in emission order."""
+    depth: dict[str, int] = {}
+    for e in events:
+        parent = depth.get(e.parent_uuid or "", -1)
+        if e.kind == "scope" and e.scope_category == "end":
+            status = (e.metadata or {}).get("otel.status_code", "")
+            print(f"{'  ' * (parent + 1)}└ end {e.name} {status}".rstrip())
+            continue
+        level = parent + 1
+        label = e.category if e.kind == "scope" else "mark"
+        data = json.dumps(e.data, ensure_ascii=False)
+        if len(data) > 90:
+            data = data[:87] + "..."
+        print(f"{'  ' * level}{e.name} [{label}] {data}")
+        if e.kind == "scope":
+            depth[e.uuid] = level
+
+
+def main(output: str = "nemo-relay-demo.jsonl") -> int:
+    output = os.path.abspath(output)
+    events: list[Any] = []
+    subscribers.register("demo-tree", events.append)
+    guardrails.register_tool_conditional_execution("block-destructive", 0, block_destructive)
+    specs = [
+        plugin.DynamicPluginActivationSpec("redact", "native", manifest("redact")),
+        plugin.DynamicPluginActivationSpec("atof_file", "native", manifest("atof_file"),
+                                           config={"path": output, "mode": "overwrite"}),
+    ]
+
+    async def run() -> None:
+        async with await plugin.initialize_with_dynamic_plugins(None, specs):
+            await run_agent()
+
+    try:
+        asyncio.run(run())
+    finally:
+        guardrails.deregister_tool_conditional_execution("block-destructive")
+        subscribers.deregister("demo-tree")
+
+    print_tree(events)
+    with open(output) as f:
+        lines = f.read().splitlines()
+    leaked = [s for s in ("sk-demo-secret", "wx-live-0123456789") if any(s in line for line in lines)]
+    print(f"\nwrote {len(lines)} ATOF events to {output}")
+    print("secrets in the file: " + (", ".join(leaked) if leaked else "none (redacted by the redact plugin)"))
+    return 1 if leaked else 0

@@ -1,0 +1,106 @@
+"""The command line, run as subprocesses: exit codes and output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import nemo_relay
+from conftest import write_manifest
+
+ENTRY = "nemo_relay_fixture_native_plugin"
+
+
+def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([sys.executable, "-m", "nemo_relay", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120)
+
+
+def test_version_include_and_help():
+    assert cli("--version").stdout.strip() == f"nemo_relay {nemo_relay.__version__}"
+    include = cli("--include")
+    assert include.returncode == 0
+    assert os.path.exists(os.path.join(include.stdout.strip(), "nemo_relay_plugin.h"))
+    for args in (["--help"], ["demo", "--help"], ["plugin", "--help"], ["plugin", "check", "--help"],
+                 ["plugin", "inspect", "--help"], ["plugin", "new", "--help"]):
+        out = cli(*args)
+        assert out.returncode == 0 and "usage:" in out.stdout, args
+    assert cli().returncode == 2
+    assert cli("plugin").returncode == 2
+    assert cli("bogus").returncode == 2
+
+
+def test_plugin_check(plugin_dir, fixture_library):
+    path = write_manifest(plugin_dir, "fixture_native", str(fixture_library), ENTRY)
+    ok = cli("plugin", "check", path)
+    assert ok.returncode == 0, ok.stderr
+    assert "[ok  ] compat.relay admits this host" in ok.stdout
+    report = json.loads(cli("plugin", "check", str(plugin_dir), "--json", "--id", "fixture_native").stdout)
+    assert report["ok"] and report["plugin"]["library"] == str(fixture_library)
+    assert {c["check"]: c["status"] for c in report["checks"]}["sha256"] == "skipped"
+
+    write_manifest(plugin_dir, "fixture_native", str(fixture_library), ENTRY, relay=">=1.0,<2.0")
+    bad = cli("plugin", "check", path, "--json")
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    statuses = {c["check"]: c["status"] for c in report["checks"]}
+    assert statuses["compat.relay"] == "failed" and statuses["kind"] == "passed"
+    assert statuses["library"] == "not run"
+    assert "requires relay" in report["error"]
+    assert cli("plugin", "check", str(plugin_dir / "missing")).returncode == 1
+
+
+def test_plugin_inspect(plugin_dir, fixture_library):
+    write_manifest(plugin_dir, "fixture_native", str(fixture_library), ENTRY)
+    out = cli("plugin", "inspect", str(plugin_dir))
+    assert out.returncode == 0, out.stderr
+    assert "plugin: fixture_native" in out.stdout and "abi: v1" in out.stdout
+    assert "allows_multiple_components: true" in out.stdout
+    assert "registrations (12):" in out.stdout
+    assert "tool request intercept: fixture_rewrite_args (priority 0)" in out.stdout
+    rejected = cli("plugin", "inspect", str(plugin_dir), "--config", '{"reject": true}')
+    assert rejected.returncode == 1
+    assert "error: fixture.rejected [reject]: fixture rejection requested" in rejected.stdout
+    broken = cli("plugin", "inspect", str(plugin_dir / "nope"))
+    assert broken.returncode == 1 and "does not exist" in broken.stderr
+
+
+def test_plugin_new_scaffolds_a_project_that_builds_and_loads(tmp_path):
+    tmp_path.chmod(0o755)
+    out = cli("plugin", "new", "hello_plugin", "--dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    project = tmp_path / "hello_plugin"
+    assert sorted(os.listdir(project)) == ["Makefile", "README.md", "hello_plugin.c", "relay-plugin.toml"]
+    source = (project / "hello_plugin.c").read_text()
+    assert "#include <nemo_relay_plugin.h>" in source and "cjson" not in source.lower()
+    if shutil.which("make"):
+        build = subprocess.run(["make", f"PYTHON={sys.executable}"], cwd=project, capture_output=True, text=True)
+    else:  # what the Makefile does
+        include = cli("--include").stdout.strip()
+        build = subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-fvisibility=hidden",
+                                f"-I{include}", "-shared", "hello_plugin.c", "-o", "libhello_plugin.so"],
+                               cwd=project, capture_output=True, text=True)
+        (project / "libhello_plugin.so").chmod(0o755)
+    assert build.returncode == 0, build.stdout + build.stderr
+    inspect = cli("plugin", "inspect", str(project))
+    assert inspect.returncode == 0, inspect.stderr
+    assert "registrations (2):" in inspect.stdout
+    assert "tool conditional-execution guardrail: block_dangerous" in inspect.stdout
+    # and it does what its comments say
+    from nemo_relay import errors, plugin, tools
+
+    spec = plugin.DynamicPluginActivationSpec("hello_plugin", "native", str(project))
+    with asyncio.run(plugin.initialize_with_dynamic_plugins(None, [spec])):
+        assert tools.execute_sync("safe_tool", {}, lambda a: "ran") == "ran"
+        with pytest.raises(errors.GuardrailRejected, match="dangerous tools are blocked"):
+            tools.execute_sync("dangerous_rm", {}, lambda a: "ran")
+    assert cli("plugin", "new", "hello_plugin", "--dir", str(tmp_path)).returncode == 1  # exists
+    assert cli("plugin", "new", "not-an-identifier", "--dir", str(tmp_path)).returncode == 2
