@@ -31,7 +31,7 @@ void nr_py_env_release(void *p)
     nr_py_env *env = p;
     if (env == NULL)
         return;
-    if (nr_py_get_state() != NULL && Py_IsInitialized()) {
+    if (nr_py_alive()) {
         PyGILState_STATE g = PyGILState_Ensure();
         Py_XDECREF(env->loop);
         Py_XDECREF(env->context);

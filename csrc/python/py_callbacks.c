@@ -23,7 +23,7 @@ void nr_py_cb_free(void *ud)
 {
     nr_py_cb *cb = ud;
     /* After shutdown the interpreter may be gone: leave its objects alone. */
-    if (nr_py_get_state() != NULL && Py_IsInitialized()) {
+    if (nr_py_alive()) {
         PyGILState_STATE g = PyGILState_Ensure();
         Py_DECREF(cb->callable);
         Py_DECREF(cb->name);
@@ -107,6 +107,8 @@ PyObject *nr_py_deregister(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scop
 void nr_py_subscriber_cb(void *ud, struct nr_event *ev)
 {
     nr_py_cb *cb = ud;
+    if (!nr_py_alive())
+        return;
     PyGILState_STATE g = PyGILState_Ensure();
     nr_py_state *st = nr_py_get_state();
     if (st == NULL || st->finalizing)

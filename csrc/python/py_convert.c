@@ -343,6 +343,8 @@ PyObject *nr_py_from_cjson(const cJSON *j)
 
 static NemoRelayStatus pyvalue_to_json(void *obj, cJSON **out, nr_error *err)
 {
+    if (!nr_py_alive())
+        return nr_error_set(err, NR_E_INTERNAL, "the Python interpreter is shutting down");
     PyGILState_STATE g = PyGILState_Ensure();
     *out = nr_py_to_cjson((PyObject *)obj);
     NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
@@ -364,6 +366,8 @@ static NemoRelayStatus pyvalue_to_json(void *obj, cJSON **out, nr_error *err)
 
 static void pyvalue_release(void *obj)
 {
+    if (!nr_py_alive())
+        return; /* at exit: leave the object to the interpreter's teardown */
     PyGILState_STATE g = PyGILState_Ensure();
     Py_DECREF((PyObject *)obj);
     PyGILState_Release(g);

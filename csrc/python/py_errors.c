@@ -90,6 +90,8 @@ done:
 
 static void release_exception(void *obj)
 {
+    if (!nr_py_alive())
+        return;
     PyGILState_STATE g = PyGILState_Ensure();
     Py_DECREF((PyObject *)obj);
     PyGILState_Release(g);

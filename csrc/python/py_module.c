@@ -7,6 +7,8 @@
  */
 #include "py_state.h"
 
+#include <stdatomic.h>
+
 #include "py_call.h"
 #include "py_convert.h"
 #include "py_llm_request.h"
@@ -21,15 +23,23 @@
  * under the GIL; read by runtime callbacks after they take the GIL. */
 static nr_py_state *g_state;
 
+/* Set at exec, cleared by the atexit hook; read by any thread without the GIL. */
+static atomic_bool g_alive;
+
 nr_py_state *nr_py_get_state(void)
 {
     return g_state;
 }
 
+bool nr_py_alive(void)
+{
+    return atomic_load(&g_alive);
+}
+
 /* Runtime warnings (a failing sanitizer, ...) become RuntimeWarnings. */
 static void warn_hook(const char *message)
 {
-    if (!Py_IsInitialized())
+    if (!nr_py_alive())
         return;
     PyGILState_STATE g = PyGILState_Ensure();
     if (g_state != NULL && !g_state->finalizing)
@@ -46,6 +56,7 @@ static PyObject *shutdown(PyObject *mod, PyObject *unused)
     nr_plugin_shutdown();
     nr_registry_clear_all();
     nr_py_worker_shutdown();
+    atomic_store(&g_alive, false);
     st->finalizing = 1;
     Py_RETURN_NONE;
 }
@@ -146,6 +157,7 @@ static int module_exec(PyObject *mod)
     if (PyModule_AddStringConstant(mod, "RELAY_VERSION", nr_relay_version()) < 0)
         goto fail;
     nr_runtime_set_warn_hook(warn_hook);
+    atomic_store(&g_alive, true);
     return 0;
 fail:
     g_state = NULL;
@@ -207,6 +219,7 @@ static void module_free(void *mod)
 {
     module_clear((PyObject *)mod);
     if (g_state == PyModule_GetState((PyObject *)mod)) {
+        atomic_store(&g_alive, false);
         g_state->finalizing = 1;
         g_state = NULL;
     }
@@ -214,6 +227,10 @@ static void module_free(void *mod)
 
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    /* the runtime is process-global (SPEC D10) */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
     {0, NULL},
 };
 

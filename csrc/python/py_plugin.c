@@ -410,7 +410,7 @@ static NemoRelayStatus py_plugin_register(void *ud, const char *kind, const cJSO
 
 static void py_plugin_release(void *ud)
 {
-    if (nr_py_get_state() == NULL || !Py_IsInitialized())
+    if (!nr_py_alive())
         return;
     PyGILState_STATE g = PyGILState_Ensure();
     Py_DECREF((PyObject *)ud);

@@ -14,6 +14,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdbool.h>
+
 #include "nr_error.h"
 #include "nr_event.h"
 #include "nr_scope.h"
@@ -63,6 +65,11 @@ typedef struct nr_py_state {
 
 /* The state of the live module (NULL before import / after teardown). */
 nr_py_state *nr_py_get_state(void);
+
+/* Whether runtime code may still enter Python (false from interpreter
+ * shutdown on: a foreign thread must not take the GIL then, SPEC D10).
+ * Readable without the GIL. */
+bool nr_py_alive(void);
 
 /* ---- errors (py_errors.c) ---- */
 

@@ -70,7 +70,7 @@ static void source_cancel(void *ud)
 static void source_drop(void *ud)
 {
     py_source *src = ud;
-    if (nr_py_get_state() != NULL && Py_IsInitialized()) {
+    if (nr_py_alive()) {
         PyGILState_STATE g = PyGILState_Ensure();
         Py_DECREF(src->iterator);
         Py_DECREF(src->loop);
@@ -134,7 +134,7 @@ static void state_retain(void *ud)
 
 static void state_release(void *ud)
 {
-    if (nr_py_get_state() == NULL || !Py_IsInitialized())
+    if (!nr_py_alive())
         return;
     PyGILState_STATE g = PyGILState_Ensure();
     Py_DECREF((PyObject *)ud);
