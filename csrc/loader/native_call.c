@@ -400,7 +400,7 @@ static NemoRelayStatus adapt_llm_execution(void *ud, const nr_call_info *ci, nr_
 typedef struct plugin_stream {
     NemoRelayNativeLlmStreamV1 table;
     struct stream_next_ctx *next;  /* owned: the plugin may call next while polling */
-    nr_native_instance *instance;  /* strong: the code behind table */
+    nr_callback *record;           /* strong: the registration (its user_data, its library) */
 } plugin_stream;
 
 /* The continuation a stream intercept receives; lives with its stream. */
@@ -523,7 +523,7 @@ static void plugin_stream_drop(void *ud)
     if (p->table.drop != NULL)
         p->table.drop(p->table.user_data);
     free(p->next);
-    nr_native_instance_release(p->instance);
+    nr_callback_release(p->record); /* after drop: its free_fn may run now */
     free(p);
 }
 
@@ -580,8 +580,7 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
     }
     p->table = table;
     p->next = nx;
-    p->instance = n->instance;
-    nr_native_instance_retain(p->instance);
+    p->record = nr_callback_ref(ci->callback);
     *out = nr_stream_new(&plugin_stream_ops, p, err);
     if (*out == NULL)
         st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;

@@ -433,6 +433,11 @@ static int chainstep_start(nr_py_coro *base, PyObject **result)
 {
     ChainStepObject *self = (ChainStepObject *)base;
     CallStateObject *state = self->state;
+    if (nr_call_ended(state->call)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the call has already ended: next() only works while its intercept runs");
+        return -1;
+    }
     const nr_mw_list *list = nr_call_execution_list(state->call, false);
     PyObject *r;
     if (self->index >= list->n) {

@@ -26,7 +26,42 @@ struct nr_call {
     nr_value *data;           /* strong or NULL */
     atomic_bool ended;
     atomic_uint chunks;
+    /* Holders of the snapshot: the unfinished call itself plus every chain
+     * running or stream open from it.  Whoever drops it to zero releases the
+     * snapshot, so a finished call keeps no registration (and no plugin
+     * library) alive however long its handle lingers. */
+    atomic_int snap_users;
 };
+
+static bool snap_acquire(nr_call *c)
+{
+    int n = atomic_load(&c->snap_users);
+    while (n > 0)
+        if (atomic_compare_exchange_weak(&c->snap_users, &n, n + 1))
+            return true;
+    return false;
+}
+
+static void snap_drop(nr_call *c)
+{
+    if (atomic_fetch_sub(&c->snap_users, 1) == 1)
+        nr_snapshot_release(&c->snap);
+}
+
+bool nr_call_ended(const nr_call *c)
+{
+    return atomic_load(&((nr_call *)c)->ended);
+}
+
+bool nr_call_hold_snapshot(nr_call *c)
+{
+    return snap_acquire(c);
+}
+
+void nr_call_drop_snapshot(nr_call *c)
+{
+    snap_drop(c);
+}
 
 typedef struct kinds {
     nr_mw_kind sanitize_request, sanitize_response, conditional, request, execution;
@@ -354,6 +389,7 @@ static nr_call *call_new(const nr_call_spec *spec, nr_error *err)
     nr_ref_init(&c->refs);
     atomic_init(&c->ended, false);
     atomic_init(&c->chunks, 0);
+    atomic_init(&c->snap_users, 1);
     c->kind = spec->kind;
     c->info.name = c->name;
     c->info.env = spec->env;
@@ -441,10 +477,19 @@ NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error 
     return NEMO_RELAY_STATUS_OK;
 }
 
+static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const char *description);
+
 void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char *description)
 {
-    if (atomic_exchange(&c->ended, true) || !nr_emit_wanted())
+    if (atomic_exchange(&c->ended, true))
         return;
+    if (nr_emit_wanted())
+        emit_end(c, status, result, description);
+    snap_drop(c); /* the call's own hold */
+}
+
+static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const char *description)
+{
     nr_value *data = NULL;
     if (status == NR_END_OK || result != NULL) {
         data = sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info, result);
@@ -527,6 +572,7 @@ static NemoRelayStatus exec_from(exec_frame *f, size_t i, nr_value *in, nr_value
     nr_next next = {next_thunk, &nx};
     nr_call_info here = *info;
     here.position = i;
+    here.callback = cb;
     st = cb->fn.execution(cb->user_data, &here, in, &next, out, err);
     nr_scope_release(nx.visible);
     if (st == NEMO_RELAY_STATUS_OK && *out == NULL)
@@ -541,8 +587,14 @@ static NemoRelayStatus exec_from(exec_frame *f, size_t i, nr_value *in, nr_value
 NemoRelayStatus nr_call_execute(nr_call *c, size_t from, nr_value *in, nr_exec_fn fn,
                                 void *fn_ud, nr_value **out, nr_error *err)
 {
+    *out = NULL;
+    if (!snap_acquire(c))
+        return nr_error_set(err, NR_E_INVALID_ARG,
+                            "the call has already ended: next() only works while its intercept runs");
     exec_frame f = {c, nr_call_execution_list(c, false), fn, fn_ud};
-    return exec_from(&f, from, in, out, err);
+    NemoRelayStatus st = exec_from(&f, from, in, out, err);
+    snap_drop(c);
+    return st;
 }
 
 NemoRelayStatus nr_call_run(const nr_call_spec *spec, nr_exec_fn fn, void *fn_ud,
@@ -574,7 +626,7 @@ NemoRelayStatus nr_run_conditionals(nr_call_kind kind, const char *name, nr_valu
         return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].conditional));
-    nr_call_info info = {name, env, NULL, 0};
+    nr_call_info info = {name, env, NULL, 0, NULL};
     guard_ctx g = {kind, name, &chain->uuid, NULL, chain, false};
     NemoRelayStatus st = run_guardrails(&g, nr_snapshot_list(&snap, KINDS[kind].conditional),
                                         &info, input, err);
@@ -599,7 +651,7 @@ NemoRelayStatus nr_run_request_intercepts(nr_call_kind kind, const char *name, n
         return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].request));
-    nr_call_info info = {name, env, NULL, 0};
+    nr_call_info info = {name, env, NULL, 0, NULL};
     NemoRelayStatus st = run_request_chain(kind, nr_snapshot_list(&snap, KINDS[kind].request),
                                            &info, input, NULL, out, out_annotated, err);
     nr_snapshot_release(&snap);
@@ -623,7 +675,7 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
     NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[spec->kind].sanitize_request));
-    nr_call_info info = {spec->name, spec->env, NULL, 0};
+    nr_call_info info = {spec->name, spec->env, NULL, 0, NULL};
     nr_scope *handle = handle_new(spec, parent, ts_us, err);
     if (handle == NULL)
         st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
@@ -656,7 +708,7 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
         return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].sanitize_response));
-    nr_call_info info = {handle->name, env, NULL, 0};
+    nr_call_info info = {handle->name, env, NULL, 0, NULL};
     nr_value *recorded = sanitize(&snap, KINDS[kind].sanitize_response, &info, result);
     const cJSON *j = recorded != NULL ? nr_value_json(recorded, NULL) : NULL;
     nr_value *fallback = data != NULL ? data : handle->data;
@@ -688,9 +740,10 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
 void nr_call_stream_chunk(nr_call *c, nr_value *chunk)
 {
     unsigned index = atomic_fetch_add(&c->chunks, 1);
-    if (!nr_emit_wanted())
+    if (!nr_emit_wanted() || !snap_acquire(c))
         return;
     nr_value *recorded = sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info, chunk);
+    snap_drop(c);
     cJSON *d = cJSON_CreateObject();
     if (d == NULL) {
         nr_value_release(recorded);

@@ -66,6 +66,14 @@ NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error 
 nr_call *nr_call_ref(nr_call *c);
 void nr_call_release(nr_call *c);
 
+/* Whether nr_call_end ran. */
+bool nr_call_ended(const nr_call *c);
+
+/* Keeps the call's middleware snapshot alive (false if it is already gone:
+ * the call ended and nothing else holds it); pair with nr_call_drop_snapshot. */
+bool nr_call_hold_snapshot(nr_call *c);
+void nr_call_drop_snapshot(nr_call *c);
+
 /* The (possibly intercepted) input that execution receives (borrowed). */
 nr_value *nr_call_input(const nr_call *c);
 /* The LLM annotated request after the intercepts, or NULL (borrowed). */

@@ -61,6 +61,7 @@ typedef struct nr_call_info {
     void *env;            /* the caller's environment (binding-defined), or NULL */
     struct nr_call *call; /* the managed call, or NULL outside one */
     size_t position;      /* execution intercepts: this callback's index in the chain */
+    struct nr_callback *callback; /* execution intercepts: the record being called */
 } nr_call_info;
 
 /* A continuation: the rest of an execution chain.  May be called any number

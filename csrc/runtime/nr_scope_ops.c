@@ -27,7 +27,10 @@ int64_t nr_end_timestamp(const nr_scope *node, const int64_t *ts_us)
     if (ts_us != NULL)
         return *ts_us;
     int64_t now = nr_now_us();
-    return now > node->start_us ? now : node->start_us + 1;
+    if (now > node->start_us)
+        return now;
+    /* bumped past the start, but never beyond the last representable time */
+    return node->start_us < NR_TIME_MAX_US ? node->start_us + 1 : NR_TIME_MAX_US;
 }
 
 NemoRelayStatus nr_scope_push(const nr_push_args *a, nr_scope **out, nr_error *err)

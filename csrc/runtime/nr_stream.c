@@ -68,6 +68,7 @@ static void chain_release(stream_chain *ch)
         return;
     if (ch->fn_release != NULL)
         ch->fn_release(ch->fn_ud);
+    nr_call_drop_snapshot(ch->call);
     nr_call_release(ch->call);
     free(ch);
 }
@@ -136,6 +137,7 @@ static NemoRelayStatus open_from(stream_chain *ch, size_t i, nr_value *request, 
     nx->index = i + 1;
     nr_stream_next next = {next_thunk, nx};
     info.position = i;
+    info.callback = cb;
     nr_stream *inner = NULL;
     NemoRelayStatus st = cb->fn.stream_execution(cb->user_data, &info, request, &next, &inner, err);
     if (st == NEMO_RELAY_STATUS_OK && inner == NULL)
@@ -165,9 +167,13 @@ NemoRelayStatus nr_call_open_stream(nr_call *c, size_t from, nr_value *request, 
                                     void (*fn_release)(void *), nr_stream **out, nr_error *err)
 {
     *out = NULL;
+    if (!nr_call_hold_snapshot(c))
+        return nr_error_set(err, NR_E_INVALID_ARG, "the call has already ended");
     stream_chain *ch = malloc(sizeof *ch);
-    if (ch == NULL)
+    if (ch == NULL) {
+        nr_call_drop_snapshot(c);
         return nr_error_nomem(err);
+    }
     nr_ref_init(&ch->refs);
     ch->call = nr_call_ref(c);
     ch->list = nr_call_execution_list(c, true);
