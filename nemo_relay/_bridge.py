@@ -35,8 +35,8 @@ def run_on_loop(loop: asyncio.AbstractEventLoop, awaitable: Any, context: contex
         def finished(t: asyncio.Task[Any]) -> None:
             if t.cancelled():
                 done.set_exception(asyncio.CancelledError())
-            elif t.exception() is not None:
-                done.set_exception(t.exception())  # type: ignore[arg-type]
+            elif (error := t.exception()) is not None:
+                done.set_exception(error)
             else:
                 done.set_result(t.result())
 

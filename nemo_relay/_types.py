@@ -1,11 +1,20 @@
-"""Small value types shared by the package (pure Python, no native code)."""
+"""Small value types shared by the package (scope types, attribute flags),
+and the type aliases that name payloads and callback signatures."""
 
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ClassVar, Self, TypeAlias
+
+# The package initializes nemo_relay._native before this module (which the
+# native code itself imports only lazily), so this import never cycles.
+from ._native import LLMRequest, MarkEvent, ScopeEvent
 
 __all__ = ["ScopeType", "ScopeAttributes", "ToolAttributes", "LLMAttributes"]
+
+#: A JSON-compatible value (None, bool, int, float, str, list, dict with str keys).
+Json: TypeAlias = Any
 
 
 class ScopeType(enum.IntEnum):
@@ -44,14 +53,14 @@ class _Flags:
     def value(self) -> int:
         return self._value
 
-    def __or__(self, other: object) -> "_Flags":
+    def __or__(self, other: Self | int) -> Self:
         if isinstance(other, (type(self), int)):
             return type(self)(self._value | int(other))
         return NotImplemented
 
     __ror__ = __or__
 
-    def __and__(self, other: object) -> "_Flags":
+    def __and__(self, other: Self | int) -> Self:
         if isinstance(other, (type(self), int)):
             return type(self)(self._value & int(other))
         return NotImplemented
@@ -133,3 +142,43 @@ ScopeAttributes.RELOCATABLE = ScopeAttributes(2)
 ToolAttributes.REMOTE = ToolAttributes(1)
 LLMAttributes.STATEFUL = LLMAttributes(1)
 LLMAttributes.STREAMING = LLMAttributes(2)
+
+
+# ---- callback signatures (global, scope-local and PluginContext registrations) ----
+
+#: ``callback(event)``; the return value is ignored.
+Subscriber: TypeAlias = Callable[[ScopeEvent | MarkEvent], object]
+#: ``callback(tool_name, args_or_result) -> args_or_result`` (what is recorded).
+ToolSanitizer: TypeAlias = Callable[[str, Json], Json]
+#: ``callback(tool_name, args) -> None | reason``; a reason rejects the call.
+ToolConditional: TypeAlias = Callable[[str, Json], str | None]
+#: ``callback(request) -> request`` (what is recorded).
+LLMRequestSanitizer: TypeAlias = Callable[[LLMRequest], LLMRequest]
+#: ``callback(response) -> response`` (what is recorded).
+LLMResponseSanitizer: TypeAlias = Callable[[Json], Json]
+#: ``callback(request) -> None | reason``; a reason rejects the call.
+LLMConditional: TypeAlias = Callable[[LLMRequest], str | None]
+#: ``callback(tool_name, args) -> args`` (what the tool receives).
+ToolRequestIntercept: TypeAlias = Callable[[str, Json], Json]
+#: The rest of a tool execution chain: ``await next(args)``.
+ToolNext: TypeAlias = Callable[[Json], Awaitable[Json]]
+#: ``callback(tool_name, args, next) -> result | awaitable of one``.
+ToolExecutionIntercept: TypeAlias = Callable[[str, Json, ToolNext], Json | Awaitable[Json]]
+#: ``callback(name, request, annotated) -> (request, annotated | None)``.
+LLMRequestIntercept: TypeAlias = Callable[[str, LLMRequest, Json], tuple[LLMRequest, Json]]
+#: The rest of an LLM execution chain: ``await next(request)``.
+LLMNext: TypeAlias = Callable[[LLMRequest], Awaitable[Json]]
+#: ``callback(name, request, next) -> response | awaitable of one``.
+LLMExecutionIntercept: TypeAlias = Callable[[str, LLMRequest, LLMNext], Json | Awaitable[Json]]
+#: The rest of an LLM stream chain: ``await next(request)`` gives the downstream stream.
+LLMStreamNext: TypeAlias = Callable[[LLMRequest], Awaitable[AsyncIterator[Json]]]
+#: ``callback(request, next) -> async iterator | awaitable of one`` (no name argument).
+LLMStreamExecutionIntercept: TypeAlias = Callable[
+    [LLMRequest, LLMStreamNext], AsyncIterator[Json] | Awaitable[AsyncIterator[Json]]
+]
+#: A tool function: ``func(args) -> result`` (sync or async).
+ToolFunction: TypeAlias = Callable[[Json], Json | Awaitable[Json]]
+#: An LLM function: ``func(request) -> response`` (sync or async).
+LLMFunction: TypeAlias = Callable[[LLMRequest], Json | Awaitable[Json]]
+#: A streaming LLM function: ``func(request) -> async iterator of chunks`` (or an awaitable of one).
+LLMStreamFunction: TypeAlias = Callable[[LLMRequest], AsyncIterator[Json] | Awaitable[AsyncIterator[Json]]]

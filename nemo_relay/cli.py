@@ -377,7 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="plugin name (a C identifier; also the plugin id)")
     new.add_argument("--dir", default=".", help="parent directory (default: .)")
     new.set_defaults(func=cmd_plugin_new)
-    pl.set_defaults(func=lambda a: (pl.print_help(), 2)[1])
+
+    def plugin_help(args: argparse.Namespace) -> int:
+        pl.print_help()
+        return 2
+
+    pl.set_defaults(func=plugin_help)
     return p
 
 

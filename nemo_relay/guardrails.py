@@ -10,14 +10,17 @@ to allow the call or a ``str`` reason to reject it (``GuardrailRejected``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from . import _kinds
-from ._native import LLMRequest
 from ._registration import deregister as _deregister
 from ._registration import register as _register
-
-Json = Any
+from ._types import (
+    Json,  # noqa: F401  (module attribute kept for compatibility)
+    LLMConditional,
+    LLMRequestSanitizer,
+    LLMResponseSanitizer,
+    ToolConditional,
+    ToolSanitizer,
+)
 
 __all__ = [
     "register_tool_sanitize_request", "deregister_tool_sanitize_request",
@@ -29,7 +32,7 @@ __all__ = [
 ]
 
 
-def register_tool_sanitize_request(name: str, priority: int, callback: Callable[[str, Json], Json]) -> None:
+def register_tool_sanitize_request(name: str, priority: int, callback: ToolSanitizer) -> None:
     """``callback(tool_name, args) -> args`` recorded in the tool start event."""
     _register(_kinds.TOOL_SANITIZE_REQUEST, None, name, priority, False, callback)
 
@@ -38,7 +41,7 @@ def deregister_tool_sanitize_request(name: str) -> bool:
     return _deregister(_kinds.TOOL_SANITIZE_REQUEST, None, name)
 
 
-def register_tool_sanitize_response(name: str, priority: int, callback: Callable[[str, Json], Json]) -> None:
+def register_tool_sanitize_response(name: str, priority: int, callback: ToolSanitizer) -> None:
     """``callback(tool_name, result) -> result`` recorded in the tool end event."""
     _register(_kinds.TOOL_SANITIZE_RESPONSE, None, name, priority, False, callback)
 
@@ -47,9 +50,7 @@ def deregister_tool_sanitize_response(name: str) -> bool:
     return _deregister(_kinds.TOOL_SANITIZE_RESPONSE, None, name)
 
 
-def register_tool_conditional_execution(
-    name: str, priority: int, callback: Callable[[str, Json], str | None]
-) -> None:
+def register_tool_conditional_execution(name: str, priority: int, callback: ToolConditional) -> None:
     """``callback(tool_name, args) -> None | reason``; a reason rejects the call."""
     _register(_kinds.TOOL_CONDITIONAL, None, name, priority, False, callback)
 
@@ -58,9 +59,7 @@ def deregister_tool_conditional_execution(name: str) -> bool:
     return _deregister(_kinds.TOOL_CONDITIONAL, None, name)
 
 
-def register_llm_sanitize_request(
-    name: str, priority: int, callback: Callable[[LLMRequest], LLMRequest]
-) -> None:
+def register_llm_sanitize_request(name: str, priority: int, callback: LLMRequestSanitizer) -> None:
     """``callback(request) -> LLMRequest`` recorded in the LLM start event."""
     _register(_kinds.LLM_SANITIZE_REQUEST, None, name, priority, False, callback)
 
@@ -69,7 +68,7 @@ def deregister_llm_sanitize_request(name: str) -> bool:
     return _deregister(_kinds.LLM_SANITIZE_REQUEST, None, name)
 
 
-def register_llm_sanitize_response(name: str, priority: int, callback: Callable[[Json], Json]) -> None:
+def register_llm_sanitize_response(name: str, priority: int, callback: LLMResponseSanitizer) -> None:
     """``callback(response) -> response`` recorded in the LLM end event (and chunk marks)."""
     _register(_kinds.LLM_SANITIZE_RESPONSE, None, name, priority, False, callback)
 
@@ -78,9 +77,7 @@ def deregister_llm_sanitize_response(name: str) -> bool:
     return _deregister(_kinds.LLM_SANITIZE_RESPONSE, None, name)
 
 
-def register_llm_conditional_execution(
-    name: str, priority: int, callback: Callable[[LLMRequest], str | None]
-) -> None:
+def register_llm_conditional_execution(name: str, priority: int, callback: LLMConditional) -> None:
     """``callback(request) -> None | reason``; a reason rejects the call."""
     _register(_kinds.LLM_CONDITIONAL, None, name, priority, False, callback)
 

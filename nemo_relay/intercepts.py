@@ -12,14 +12,17 @@ times (retry).  The lowest priority is the outermost layer.  They may be sync
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
-
 from . import _kinds
-from ._native import LLMRequest
 from ._registration import deregister as _deregister
 from ._registration import register as _register
-
-Json = Any
+from ._types import (
+    Json,  # noqa: F401  (module attribute kept for compatibility)
+    LLMExecutionIntercept,
+    LLMRequestIntercept,
+    LLMStreamExecutionIntercept,
+    ToolExecutionIntercept,
+    ToolRequestIntercept,
+)
 
 __all__ = [
     "register_tool_request", "deregister_tool_request",
@@ -30,9 +33,7 @@ __all__ = [
 ]
 
 
-def register_tool_request(
-    name: str, priority: int, break_chain: bool, callback: Callable[[str, Json], Json]
-) -> None:
+def register_tool_request(name: str, priority: int, break_chain: bool, callback: ToolRequestIntercept) -> None:
     """``callback(tool_name, args) -> args`` replaces the args the tool receives."""
     _register(_kinds.TOOL_REQUEST_INTERCEPT, None, name, priority, break_chain, callback)
 
@@ -41,9 +42,7 @@ def deregister_tool_request(name: str) -> bool:
     return _deregister(_kinds.TOOL_REQUEST_INTERCEPT, None, name)
 
 
-def register_tool_execution(
-    name: str, priority: int, callback: Callable[[str, Json, Callable[[Json], Awaitable[Json]]], Any]
-) -> None:
+def register_tool_execution(name: str, priority: int, callback: ToolExecutionIntercept) -> None:
     """``callback(tool_name, args, next) -> result | awaitable``."""
     _register(_kinds.TOOL_EXECUTION, None, name, priority, False, callback)
 
@@ -52,12 +51,7 @@ def deregister_tool_execution(name: str) -> bool:
     return _deregister(_kinds.TOOL_EXECUTION, None, name)
 
 
-def register_llm_request(
-    name: str,
-    priority: int,
-    break_chain: bool,
-    callback: Callable[[str, LLMRequest, Any], tuple[LLMRequest, Any]],
-) -> None:
+def register_llm_request(name: str, priority: int, break_chain: bool, callback: LLMRequestIntercept) -> None:
     """``callback(name, request, annotated) -> (request, annotated | None)``."""
     _register(_kinds.LLM_REQUEST_INTERCEPT, None, name, priority, break_chain, callback)
 
@@ -66,11 +60,7 @@ def deregister_llm_request(name: str) -> bool:
     return _deregister(_kinds.LLM_REQUEST_INTERCEPT, None, name)
 
 
-def register_llm_execution(
-    name: str,
-    priority: int,
-    callback: Callable[[str, LLMRequest, Callable[[LLMRequest], Awaitable[Json]]], Any],
-) -> None:
+def register_llm_execution(name: str, priority: int, callback: LLMExecutionIntercept) -> None:
     """``callback(name, request, next) -> response | awaitable``."""
     _register(_kinds.LLM_EXECUTION, None, name, priority, False, callback)
 
@@ -79,9 +69,7 @@ def deregister_llm_execution(name: str) -> bool:
     return _deregister(_kinds.LLM_EXECUTION, None, name)
 
 
-def register_llm_stream_execution(
-    name: str, priority: int, callback: Callable[[LLMRequest, Callable[[LLMRequest], Awaitable[Any]]], Any]
-) -> None:
+def register_llm_stream_execution(name: str, priority: int, callback: LLMStreamExecutionIntercept) -> None:
     """``callback(request, next) -> async iterator | awaitable of one`` (no name
     argument, as upstream); ``await next(request)`` gives the downstream stream."""
     _register(_kinds.LLM_STREAM_EXECUTION, None, name, priority, False, callback)

@@ -11,17 +11,17 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from . import _native
-from ._native import LLMHandle, LLMRequest
+from ._native import LLMHandle, LLMRequest, ScopeHandle
 from ._native import llm_call as call
 from ._native import llm_call_end as call_end
 from ._native import llm_conditional_execution as conditional_execution
 from ._native import llm_execute as execute
 from ._native import llm_execute_sync as execute_sync
 from ._native import llm_request_intercepts as request_intercepts
-from ._types import LLMAttributes
+from ._types import LLMAttributes, LLMStreamExecutionIntercept, LLMStreamFunction
 
 Json = Any
 
@@ -45,42 +45,75 @@ async def _as_async_iterator(value: Any, what: str) -> AsyncIterator[Json]:
         value = await value
     if not hasattr(value, "__anext__"):
         raise TypeError(f"{what} must return an async iterator, not {type(value).__name__}")
-    return value
+    return cast("AsyncIterator[Json]", value)
 
 
 class _NativeStream:
     """A stream produced through native stream intercepts; each chunk is
-    polled on a worker thread, never on the event loop."""
+    polled on a worker thread, never on the event loop.  It is closed (the
+    producers' drop run) as soon as it ends or fails, not when collected."""
 
-    __slots__ = ("_handle", "_loop")
+    __slots__ = ("_handle", "_loop", "_closed")
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: _native._StreamHandle) -> None:
         self._handle = handle
         self._loop = asyncio.get_running_loop()
+        self._closed = False
 
     def __aiter__(self) -> "_NativeStream":
         return self
 
     async def __anext__(self) -> Json:
-        done, chunk = await _native._stream_poll(self._handle, self._loop)
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            done, chunk = await _native._stream_poll(self._handle, self._loop)
+        except BaseException:
+            await self.aclose()
+            raise
         if done:
+            await self.aclose()
             raise StopAsyncIteration
         return chunk
 
     async def aclose(self) -> None:
-        await _native._stream_close(self._handle, self._loop)
+        if not self._closed:
+            self._closed = True
+            await _native._stream_close(self._handle, self._loop)
 
 
-async def _open(state: Any, entries: list[Any], index: int, request: LLMRequest, func: Callable[..., Any]) -> Any:
+async def _open_native(state: _native._CallState, index: int, request: LLMRequest) -> AsyncIterator[Json]:
+    """The stream of the chain from a native intercept at `index` on."""
+    return _NativeStream(await _native._open_stream_from(state, index, request))
+
+
+def _native_next(state: _native._CallState, index: int) -> Callable[[LLMRequest], Awaitable[AsyncIterator[Json]]]:
+    """The `next` a Python stream intercept gets when a native one calls it."""
+
+    def next_(req: LLMRequest) -> Awaitable[AsyncIterator[Json]]:
+        if not isinstance(req, LLMRequest):
+            raise TypeError(f"next() expects an LLMRequest, not {type(req).__name__}")
+        return _open_native(state, index, req)
+
+    return next_
+
+
+async def _open(
+    state: _native._CallState,
+    entries: list[LLMStreamExecutionIntercept | None],
+    index: int,
+    request: LLMRequest,
+    func: LLMStreamFunction,
+) -> AsyncIterator[Json]:
     """The stream of the chain from `index` on (outermost intercept first)."""
     if index == len(entries):
         return await _as_async_iterator(func(request), "the stream function")
     intercept = entries[index]
     if intercept is None:
         # a native intercept: the rest of the chain runs in C, on a worker
-        return _NativeStream(await _native._open_stream_from(state, index, request))
+        return await _open_native(state, index, request)
 
-    def next_(req: LLMRequest) -> Awaitable[Any]:
+    def next_(req: LLMRequest) -> Awaitable[AsyncIterator[Json]]:
         if not isinstance(req, LLMRequest):
             raise TypeError(f"next() expects an LLMRequest, not {type(req).__name__}")
         return _open(state, entries, index + 1, req, func)
@@ -100,8 +133,14 @@ class LlmStream:
 
     __slots__ = ("_state", "_iterator", "_collector", "_finalizer", "_done")
 
-    def __init__(self, state: Any, iterator: Any, collector: Callable[[Json], Any], finalizer: Callable[[], Json]) -> None:
-        self._state = state
+    def __init__(
+        self,
+        state: Any,  # the native call state (a type only the stubs name)
+        iterator: AsyncIterator[Json],
+        collector: Callable[[Json], object],
+        finalizer: Callable[[], Json],
+    ) -> None:
+        self._state: _native._CallState = state
         self._iterator = iterator
         self._collector = collector
         self._finalizer = finalizer
@@ -139,7 +178,7 @@ class LlmStream:
             warnings.warn(f"stream finalizer raised {type(exc).__name__}: {exc}; recording null", RuntimeWarning, stacklevel=3)
             return None
 
-    def _finish(self, outcome: Any) -> None:
+    def _finish(self, outcome: Json | BaseException) -> None:
         if not self._done:
             self._done = True
             _native.llm_stream_end(self._state, outcome)
@@ -190,11 +229,11 @@ class _Cancelled(BaseException):
 async def stream_execute(
     name: str,
     request: LLMRequest,
-    func: Callable[[LLMRequest], Any],
-    collector: Callable[[Json], Any],
+    func: LLMStreamFunction,
+    collector: Callable[[Json], object],
     finalizer: Callable[[], Json],
     *,
-    handle: Any = None,
+    handle: ScopeHandle | None = None,
     attributes: LLMAttributes | int | None = None,
     data: Json = None,
     metadata: Json = None,
@@ -208,8 +247,9 @@ async def stream_execute(
     """
     if not callable(collector) or not callable(finalizer):
         raise TypeError("collector and finalizer must be callable")
-    kwargs = {k: v for k, v in (("handle", handle), ("attributes", attributes), ("data", data),
-                                 ("metadata", metadata), ("model_name", model_name)) if v is not None}
+    options = (("handle", handle), ("attributes", attributes), ("data", data), ("metadata", metadata),
+               ("model_name", model_name))
+    kwargs: dict[str, Any] = {k: v for k, v in options if v is not None}
     state = _native.llm_stream_begin(name, request, func, **kwargs)
     try:
         iterator = await _open(state, _native._stream_entries(state), 0, _native._call_input(state), func)

@@ -109,7 +109,7 @@ class PluginConfig:
 class Plugin(Protocol):
     """What ``register`` expects of a Python plugin (``validate`` is optional)."""
 
-    def register(self, plugin_config: dict[str, Any], context: PluginContext) -> None: ...
+    def register(self, plugin_config: dict[str, Any], context: PluginContext, /) -> None: ...
 
 
 def _component_dict(c: Any) -> dict[str, Any]:
@@ -299,7 +299,7 @@ class _Done:
     """An already-finished awaitable: ``close()`` works with and without await."""
 
     def __await__(self) -> Generator[Any, None, None]:
-        return iter(())
+        yield from ()
 
 
 class PluginHostActivation:

@@ -12,19 +12,29 @@ global entry comes first.
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from . import _kinds
 from ._native import ScopeHandle
 from ._native import scope_deregister_subscriber as deregister_subscriber
 from ._native import scope_register_subscriber as register_subscriber
 from ._registration import deregister as _deregister
 from ._registration import register as _register
+from ._types import (
+    LLMConditional,
+    LLMExecutionIntercept,
+    LLMRequestIntercept,
+    LLMRequestSanitizer,
+    LLMResponseSanitizer,
+    LLMStreamExecutionIntercept,
+    ToolConditional,
+    ToolExecutionIntercept,
+    ToolRequestIntercept,
+    ToolSanitizer,
+)
 
 __all__ = ["register_subscriber", "deregister_subscriber", "register_tool_sanitize_request", "deregister_tool_sanitize_request", "register_tool_sanitize_response", "deregister_tool_sanitize_response", "register_tool_conditional_execution", "deregister_tool_conditional_execution", "register_llm_sanitize_request", "deregister_llm_sanitize_request", "register_llm_sanitize_response", "deregister_llm_sanitize_response", "register_llm_conditional_execution", "deregister_llm_conditional_execution", "register_tool_request", "deregister_tool_request", "register_tool_execution", "deregister_tool_execution", "register_llm_request", "deregister_llm_request", "register_llm_execution", "deregister_llm_execution", "register_llm_stream_execution", "deregister_llm_stream_execution"]
 
 
-def register_tool_sanitize_request(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_tool_sanitize_request(scope_handle: ScopeHandle, name: str, priority: int, callback: ToolSanitizer) -> None:
     _register(_kinds.TOOL_SANITIZE_REQUEST, scope_handle, name, priority, False, callback)
 
 
@@ -32,7 +42,7 @@ def deregister_tool_sanitize_request(scope_handle: ScopeHandle, name: str) -> bo
     return _deregister(_kinds.TOOL_SANITIZE_REQUEST, scope_handle, name)
 
 
-def register_tool_sanitize_response(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_tool_sanitize_response(scope_handle: ScopeHandle, name: str, priority: int, callback: ToolSanitizer) -> None:
     _register(_kinds.TOOL_SANITIZE_RESPONSE, scope_handle, name, priority, False, callback)
 
 
@@ -40,7 +50,7 @@ def deregister_tool_sanitize_response(scope_handle: ScopeHandle, name: str) -> b
     return _deregister(_kinds.TOOL_SANITIZE_RESPONSE, scope_handle, name)
 
 
-def register_tool_conditional_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_tool_conditional_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: ToolConditional) -> None:
     _register(_kinds.TOOL_CONDITIONAL, scope_handle, name, priority, False, callback)
 
 
@@ -48,7 +58,7 @@ def deregister_tool_conditional_execution(scope_handle: ScopeHandle, name: str) 
     return _deregister(_kinds.TOOL_CONDITIONAL, scope_handle, name)
 
 
-def register_llm_sanitize_request(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_llm_sanitize_request(scope_handle: ScopeHandle, name: str, priority: int, callback: LLMRequestSanitizer) -> None:
     _register(_kinds.LLM_SANITIZE_REQUEST, scope_handle, name, priority, False, callback)
 
 
@@ -56,7 +66,7 @@ def deregister_llm_sanitize_request(scope_handle: ScopeHandle, name: str) -> boo
     return _deregister(_kinds.LLM_SANITIZE_REQUEST, scope_handle, name)
 
 
-def register_llm_sanitize_response(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_llm_sanitize_response(scope_handle: ScopeHandle, name: str, priority: int, callback: LLMResponseSanitizer) -> None:
     _register(_kinds.LLM_SANITIZE_RESPONSE, scope_handle, name, priority, False, callback)
 
 
@@ -64,7 +74,7 @@ def deregister_llm_sanitize_response(scope_handle: ScopeHandle, name: str) -> bo
     return _deregister(_kinds.LLM_SANITIZE_RESPONSE, scope_handle, name)
 
 
-def register_llm_conditional_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_llm_conditional_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: LLMConditional) -> None:
     _register(_kinds.LLM_CONDITIONAL, scope_handle, name, priority, False, callback)
 
 
@@ -73,7 +83,7 @@ def deregister_llm_conditional_execution(scope_handle: ScopeHandle, name: str) -
 
 
 def register_tool_request(
-    scope_handle: ScopeHandle, name: str, priority: int, break_chain: bool, callback: Callable[..., Any]
+    scope_handle: ScopeHandle, name: str, priority: int, break_chain: bool, callback: ToolRequestIntercept
 ) -> None:
     _register(_kinds.TOOL_REQUEST_INTERCEPT, scope_handle, name, priority, break_chain, callback)
 
@@ -82,7 +92,7 @@ def deregister_tool_request(scope_handle: ScopeHandle, name: str) -> bool:
     return _deregister(_kinds.TOOL_REQUEST_INTERCEPT, scope_handle, name)
 
 
-def register_tool_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_tool_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: ToolExecutionIntercept) -> None:
     _register(_kinds.TOOL_EXECUTION, scope_handle, name, priority, False, callback)
 
 
@@ -91,7 +101,7 @@ def deregister_tool_execution(scope_handle: ScopeHandle, name: str) -> bool:
 
 
 def register_llm_request(
-    scope_handle: ScopeHandle, name: str, priority: int, break_chain: bool, callback: Callable[..., Any]
+    scope_handle: ScopeHandle, name: str, priority: int, break_chain: bool, callback: LLMRequestIntercept
 ) -> None:
     _register(_kinds.LLM_REQUEST_INTERCEPT, scope_handle, name, priority, break_chain, callback)
 
@@ -100,7 +110,7 @@ def deregister_llm_request(scope_handle: ScopeHandle, name: str) -> bool:
     return _deregister(_kinds.LLM_REQUEST_INTERCEPT, scope_handle, name)
 
 
-def register_llm_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_llm_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: LLMExecutionIntercept) -> None:
     _register(_kinds.LLM_EXECUTION, scope_handle, name, priority, False, callback)
 
 
@@ -108,7 +118,7 @@ def deregister_llm_execution(scope_handle: ScopeHandle, name: str) -> bool:
     return _deregister(_kinds.LLM_EXECUTION, scope_handle, name)
 
 
-def register_llm_stream_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: Callable[..., Any]) -> None:
+def register_llm_stream_execution(scope_handle: ScopeHandle, name: str, priority: int, callback: LLMStreamExecutionIntercept) -> None:
     _register(_kinds.LLM_STREAM_EXECUTION, scope_handle, name, priority, False, callback)
 
 

@@ -362,3 +362,37 @@ def test_plugins_toml_specs(plugin_dir, fixture_library):
         plugin.load_dynamic_plugin_activation_specs(toml)
     with pytest.raises(FileNotFoundError):
         plugin.load_dynamic_plugin_activation_specs(plugin_dir / "missing.toml")
+
+
+async def test_python_stream_intercept_inside_a_native_one(host, events):
+    """Native (priority 0) outside, Python (priority 10) inside: the Python
+    intercept runs from the native one's continuation, on a worker."""
+    seen = []
+
+    async def inner(request, next_):
+        downstream = await next_(LLMRequest(request.headers, {**request.content, "inner": True}))
+
+        async def tagged():
+            async for chunk in downstream:
+                seen.append(chunk)
+                yield {**chunk, "python_inner": True}
+
+        return tagged()
+
+    async def chunks(req):
+        yield {"n": 1, "content": req.content}
+        yield {"n": 2}
+
+    from nemo_relay import intercepts
+
+    intercepts.register_llm_stream_execution("inner", 10, inner)
+    try:
+        stream = await llm.stream_execute("mixed", LLMRequest({}, {"p": 1}), chunks, lambda c: None, lambda: None)
+        got = [c async for c in stream]
+    finally:
+        intercepts.deregister_llm_stream_execution("inner")
+    assert [c["n"] for c in got] == [1, 2]
+    assert all(c["python_inner"] and c["native_plugin_llm_stream_execution"] for c in got)
+    assert got[0]["content"] == {"p": 1, "native_plugin_llm_request_intercept": True,
+                                 "native_plugin_llm_stream_execution_request": True, "inner": True}
+    assert len(seen) == 2

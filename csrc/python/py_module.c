@@ -183,7 +183,6 @@ static int module_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->PluginContext_Type);
     Py_VISIT(st->Activation_Type);
     Py_VISIT(st->StreamHandle_Type);
-    Py_VISIT(st->StreamNext_Type);
     return 0;
 }
 
@@ -200,7 +199,7 @@ static int module_clear(PyObject *mod)
         (PyObject **)&st->CallState_Type,   (PyObject **)&st->Next_Type,
         (PyObject **)&st->ChainStep_Type,   (PyObject **)&st->ExecuteCall_Type,
         (PyObject **)&st->PluginContext_Type, (PyObject **)&st->Activation_Type,
-        (PyObject **)&st->StreamHandle_Type, (PyObject **)&st->StreamNext_Type,
+        (PyObject **)&st->StreamHandle_Type,
         &st->get_running_loop,
         &st->RelayError, &st->GuardrailRejected, &st->ScopeError, &st->NotOnTop,
         &st->ScopeNotFound, &st->AlreadyExists, &st->NotFoundError, &st->PluginError,

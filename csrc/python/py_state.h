@@ -37,7 +37,6 @@ typedef struct nr_py_state {
     PyTypeObject *PluginContext_Type;
     PyTypeObject *Activation_Type;
     PyTypeObject *StreamHandle_Type;
-    PyTypeObject *StreamNext_Type;
 
     /* asyncio._get_running_loop */
     PyObject *get_running_loop;

@@ -382,55 +382,17 @@ static PyTypeObject *handle_type(void)
 
 /* ---- Python stream intercepts reached from native code -------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    CallStateObject *state;
-    size_t index;
-} StreamNextObject;
-
-static PyObject *stream_next_call(StreamNextObject *self, PyObject *args, PyObject *kwds)
+/* nemo_relay.llm._native_next(state, index): the `next` such an intercept
+ * gets (it awaits to an async iterator over the rest of the chain). */
+static PyObject *native_next(CallStateObject *state, size_t index)
 {
-    PyObject *request;
-    if ((kwds != NULL && PyDict_GET_SIZE(kwds) > 0) || !PyArg_ParseTuple(args, "O:next", &request))
-        return kwds != NULL && PyDict_GET_SIZE(kwds) > 0
-                   ? PyErr_Format(PyExc_TypeError, "next() takes no keyword arguments")
-                   : NULL;
-    PyObject *index = PyLong_FromSize_t(self->index);
-    if (index == NULL)
+    PyObject *llm = PyImport_ImportModule("nemo_relay.llm");
+    if (llm == NULL)
         return NULL;
-    PyObject *a[3] = {(PyObject *)self->state, index, request};
-    PyObject *mod = PyType_GetModule(Py_TYPE(self));
-    PyObject *r = open_stream_from(mod, a, 3);
-    Py_DECREF(index);
+    PyObject *r = PyObject_CallMethod(llm, "_native_next", "On", (PyObject *)state, (Py_ssize_t)index);
+    Py_DECREF(llm);
     return r;
 }
-
-static void stream_next_dealloc(StreamNextObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->state);
-    tp->tp_free(self);
-    Py_DECREF(tp);
-}
-
-static int stream_next_traverse(StreamNextObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->state);
-    return 0;
-}
-
-static PyType_Slot stream_next_slots[] = {
-    {Py_tp_call, stream_next_call},
-    {Py_tp_dealloc, stream_next_dealloc},
-    {Py_tp_traverse, stream_next_traverse},
-    {0, NULL},
-};
-
-static PyType_Spec stream_next_spec = {
-    "nemo_relay._StreamNext", sizeof(StreamNextObject), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, stream_next_slots};
 
 NemoRelayStatus nr_py_stream_exec_trampoline(void *ud, const nr_call_info *ci, nr_value *request,
                                              const nr_stream_next *next,
@@ -441,21 +403,17 @@ NemoRelayStatus nr_py_stream_exec_trampoline(void *ud, const nr_call_info *ci, n
     (void)next; /* the Python next reopens the same chain from the same snapshot */
     *out = NULL;
     PyGILState_STATE g = PyGILState_Ensure();
-    nr_py_state *st = nr_py_get_state();
     NemoRelayStatus status;
     CallStateObject *state = env != NULL ? (CallStateObject *)env->state : NULL;
     if (state == NULL) {
         status = nr_error_set(err, NR_E_INTERNAL, "stream intercept called outside a managed call");
         goto done;
     }
-    StreamNextObject *nx = PyObject_GC_New(StreamNextObject, st->StreamNext_Type);
+    PyObject *nx = native_next(state, ci->position + 1);
     PyObject *req = nx != NULL ? nr_py_llm_request_from_value(request, "LLM request") : NULL;
     PyObject *r = NULL;
     if (req != NULL) {
-        nx->state = (CallStateObject *)Py_NewRef(state);
-        nx->index = ci->position + 1;
-        PyObject_GC_Track(nx);
-        PyObject *args[2] = {req, (PyObject *)nx};
+        PyObject *args[2] = {req, nx};
         r = nr_py_invoke_sync(env, cb->callable, args, 2);
     }
     Py_XDECREF(req);
@@ -477,8 +435,7 @@ static PyMethodDef stream_methods[] = {
 int nr_py_stream_init(PyObject *module, nr_py_state *st)
 {
     st->StreamHandle_Type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &handle_spec, NULL);
-    st->StreamNext_Type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &stream_next_spec, NULL);
-    if (st->StreamHandle_Type == NULL || st->StreamNext_Type == NULL)
+    if (st->StreamHandle_Type == NULL)
         return -1;
     return PyModule_AddFunctions(module, stream_methods);
 }
