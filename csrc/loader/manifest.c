@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -812,6 +814,34 @@ static bool nr_mf_sha256_matches(const char *expected, const char *actual_hex)
     return true;
 }
 
+/* Whether a group-writable file is still only writable by its owner: its
+ * group is the owner's private group (the owner's primary group, with no
+ * other members), as Debian sets up users with umask 002.  OpenSSH's
+ * StrictModes accepts that case on Debian for the same reason. */
+static bool nr_mf_private_group(const struct stat *sb)
+{
+    char buf[8192];
+    struct passwd pw, *pwp = NULL;
+    struct group gr, *grp = NULL;
+    if (getpwuid_r(sb->st_uid, &pw, buf, sizeof buf / 2, &pwp) != 0 || pwp == NULL ||
+        pw.pw_gid != sb->st_gid)
+        return false;
+    if (getgrgid_r(sb->st_gid, &gr, buf + sizeof buf / 2, sizeof buf / 2, &grp) != 0 || grp == NULL)
+        return false;
+    for (char **m = gr.gr_mem; m != NULL && *m != NULL; m++)
+        if (strcmp(*m, pw.pw_name) != 0)
+            return false;
+    return true;
+}
+
+/* Writable by someone other than the owner? */
+static bool nr_mf_writable_by_others(const struct stat *sb)
+{
+    if (sb->st_mode & S_IWOTH)
+        return true;
+    return (sb->st_mode & S_IWGRP) != 0 && !nr_mf_private_group(sb);
+}
+
 /* SPEC D9: refuse a library file or its directory that group/others may
  * write, unless trusted. */
 static NemoRelayStatus nr_mf_check_permissions(const char *library_path, const char *plugin_id,
@@ -829,7 +859,7 @@ static NemoRelayStatus nr_mf_check_permissions(const char *library_path, const c
         goto done;
     }
     bool via_link = strcmp(real, library_path) != 0;
-    if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    if (nr_mf_writable_by_others(&sb)) {
         st = nr_mf_fail(err, NR_E_PLUGIN_LOAD, "permissions", plugin_id, manifest,
                         "native plugin library '%s'%s%s%s is writable by group or others "
                         "(mode %04o); refusing to load it (pass trust_writable=True to allow)",
@@ -850,7 +880,7 @@ static NemoRelayStatus nr_mf_check_permissions(const char *library_path, const c
                         strerror(errno));
         goto done;
     }
-    if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    if (nr_mf_writable_by_others(&sb)) {
         st = nr_mf_fail(err, NR_E_PLUGIN_LOAD, "permissions", plugin_id, manifest,
                         "native plugin library directory '%s' is writable by group or others "
                         "(mode %04o); refusing to load it (pass trust_writable=True to allow)",

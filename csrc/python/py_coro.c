@@ -159,8 +159,9 @@ static PyObject *coro_throw(PyObject *op, PyObject *const *args, Py_ssize_t narg
             } else {
                 rc = self->ops->resume(self, NULL, &result);
             }
-            PyObject *v2;
-            return finish_send(drive(self, rc, result, &v2), v2);
+            PyObject *v2 = NULL;
+            PySendResult r = drive(self, rc, result, &v2);
+            return finish_send(r, v2);
         }
     }
     /* raise the exception here */
@@ -181,9 +182,10 @@ static PyObject *coro_throw(PyObject *op, PyObject *const *args, Py_ssize_t narg
         self->state = NR_CORO_DONE;
         return NULL;
     }
-    PyObject *result = NULL, *v2;
+    PyObject *result = NULL, *v2 = NULL;
     int rc = self->ops->resume(self, NULL, &result);
-    return finish_send(drive(self, rc, result, &v2), v2);
+    PySendResult r = drive(self, rc, result, &v2);
+    return finish_send(r, v2);
 }
 
 static PyObject *coro_close(PyObject *op, PyObject *unused)

@@ -1,0 +1,757 @@
+/*
+ * atof_file.c -- the bundled "atof_file" native plugin.
+ *
+ * A subscriber that appends every event (ATOF 0.1 JSON, as the host delivers
+ * it) to a file as one JSON line (JSON Lines: one object, then "\n").
+ *
+ * Config (one component per file; several components are allowed):
+ *   path         string, required.  Relative paths are resolved against the
+ *                working directory when the configuration is registered.
+ *   mode         "append" (default) or "overwrite".  overwrite truncates the
+ *                file once, when the configuration is registered (so again on
+ *                every new plugin.initialize of a configuration holding it).
+ *   flush_every  integer >= 1, default 64.  Lines are buffered in memory and
+ *                written with one write(2) once the buffer holds flush_every
+ *                events (or 1 MiB, whichever comes first).
+ *
+ * When data reaches the file (write(2); there is no fsync):
+ *   - every flush_every events;
+ *   - when the configuration is cleared (plugin.clear(), leaving
+ *     `async with plugin.plugin(...)` / initialize_with_dynamic_plugins, a new
+ *     initialize): the subscriber's free_fn flushes and closes the file;
+ *   - on demand: a mark event named "nemo_relay.flush" (e.g.
+ *     scope.event("nemo_relay.flush")) is written like any event and then
+ *     everything buffered is flushed.
+ *
+ * Validation returns diagnostics [{level, code, message, component, field}]:
+ * errors atof_file.missing_path, atof_file.invalid_path,
+ * atof_file.invalid_mode, atof_file.invalid_flush_every and
+ * atof_file.open_failed (the file cannot be opened for writing; the message
+ * names the path and the OS error); warning atof_file.unknown_field.
+ * Validation opens the file without truncating it (O_APPEND) and removes it
+ * again if it did not exist, so a validate has no lasting effect.
+ *
+ * Threading: the subscriber may be called from many threads at once.  Lines
+ * are appended to the buffer and the buffer is written under one mutex, so
+ * every line is one whole event and lines are never interleaved; the file is
+ * opened with O_APPEND, so several components (or processes) appending to the
+ * same file interleave only whole buffers.
+ *
+ * Errors while writing cannot reach the emitter (subscriber statuses are
+ * ignored): the buffered lines are dropped, the subscriber returns INTERNAL
+ * and the message is left in the host's last error.
+ *
+ * Depends only on the ABI header, cJSON, libc (POSIX) and pthreads.
+ */
+#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "nemo_relay_plugin.h"
+
+#include <cjson/cJSON.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+typedef NemoRelayNativeHostApiV1 HostApi;
+typedef NemoRelayNativeString HostString;
+typedef NemoRelayNativePluginContext PluginContext;
+
+#define AF_KIND "atof_file"
+#define AF_OK NEMO_RELAY_STATUS_OK
+#define AF_DEFAULT_FLUSH_EVERY 64
+#define AF_MAX_BUFFER_BYTES ((size_t)1 << 20)
+#define AF_FLUSH_MARK "nemo_relay.flush"
+
+NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_atof_file_plugin(const HostApi *host,
+                                                                     NemoRelayNativePluginV1 *out);
+
+static const char *const af_known_fields[] = {"path", "mode", "flush_every"};
+
+#define AF_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ======================================================================== */
+/* Small helpers                                                            */
+/* ======================================================================== */
+
+static char *af_vformat(const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0) {
+        return NULL;
+    }
+    char *out = malloc((size_t)n + 1);
+    if (out != NULL) {
+        vsnprintf(out, (size_t)n + 1, fmt, ap);
+    }
+    return out;
+}
+
+/* A malloc'd formatted string, or NULL when out of memory. */
+static char *af_format(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static char *af_format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = af_vformat(fmt, ap);
+    va_end(ap);
+    return out;
+}
+
+/* The text of an errno value, thread-safely (GNU and POSIX strerror_r). */
+static void af_errno_text(int err, char *buf, size_t len)
+{
+#if defined(_GNU_SOURCE) && defined(__GLIBC__)
+    const char *text = strerror_r(err, buf, len);
+    if (text != buf) {
+        snprintf(buf, len, "%s", text);
+    }
+#else
+    if (strerror_r(err, buf, len) != 0) {
+        snprintf(buf, len, "error %d", err);
+    }
+#endif
+}
+
+static const char *af_type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v)) {
+        return "a string";
+    }
+    if (cJSON_IsNumber(v)) {
+        return "a number";
+    }
+    if (cJSON_IsBool(v)) {
+        return "a boolean";
+    }
+    if (cJSON_IsArray(v)) {
+        return "an array";
+    }
+    if (cJSON_IsObject(v)) {
+        return "an object";
+    }
+    if (cJSON_IsNull(v)) {
+        return "null";
+    }
+    return "an invalid value";
+}
+
+/* Whether needle occurs in the first len bytes of data. */
+static bool af_contains(const char *data, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; n <= len && i <= len - n; i++) {
+        if (data[i] == needle[0] && memcmp(data + i, needle, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ======================================================================== */
+/* Host strings, errors and JSON                                            */
+/* ======================================================================== */
+
+static NemoRelayStatus af_text(const HostApi *host, const char *text, HostString **out)
+{
+    *out = NULL;
+    return host->string_new((const uint8_t *)text, strlen(text), out);
+}
+
+/* Describes a failure for the host (it copies the message), returns status. */
+static NemoRelayStatus af_fail(const HostApi *host, NemoRelayStatus status, const char *message)
+{
+    HostString *s = NULL;
+    if (af_text(host, message, &s) == AF_OK) {
+        host->last_error_set(s);
+    }
+    host->string_free(s);
+    return status;
+}
+
+static NemoRelayStatus af_oom(const HostApi *host)
+{
+    return af_fail(host, NEMO_RELAY_STATUS_INTERNAL, AF_KIND ": out of memory");
+}
+
+static bool af_only_whitespace(const char *p, const char *end)
+{
+    for (; p < end; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Length-bounded parse of bytes that are not NUL-terminated; NULL if invalid
+ * (or out of memory). */
+static cJSON *af_parse_bytes(const char *data, size_t len)
+{
+    if (data == NULL || len == 0) {
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *value = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    if (value != NULL && !af_only_whitespace(end, data + len)) {
+        cJSON_Delete(value);
+        value = NULL;
+    }
+    return value;
+}
+
+/* Plugin config must be a JSON object. */
+static NemoRelayStatus af_parse_config(const HostApi *host, const HostString *config, cJSON **out)
+{
+    *out = af_parse_bytes((const char *)host->string_data(config), host->string_len(config));
+    if (!cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return af_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
+                       AF_KIND ": plugin config is not a JSON object");
+    }
+    return AF_OK;
+}
+
+static NemoRelayStatus af_print(const HostApi *host, const cJSON *value, HostString **out)
+{
+    *out = NULL;
+    char *text = cJSON_PrintUnformatted(value);
+    if (text == NULL) {
+        return af_oom(host);
+    }
+    NemoRelayStatus status = host->string_new((const uint8_t *)text, strlen(text), out);
+    cJSON_free(text);
+    return status;
+}
+
+/* ======================================================================== */
+/* Config checking (shared by validate and register)                        */
+/* ======================================================================== */
+
+typedef struct AfSettings {
+    const char *path; /* borrowed from the parsed config */
+    bool overwrite;
+    size_t flush_every;
+} AfSettings;
+
+typedef struct AfCheck {
+    cJSON *diags;      /* diagnostics array being built, or NULL */
+    int errors;        /* error-level problems found */
+    bool oom;          /* out of memory while checking */
+    char *first_error; /* message of the first error (malloc'd) */
+} AfCheck;
+
+static void af_diag(AfCheck *check, bool error, const char *code, const char *field,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+static void af_diag(AfCheck *check, bool error, const char *code, const char *field,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = af_vformat(fmt, ap);
+    va_end(ap);
+    if (error) {
+        check->errors++;
+    }
+    if (message == NULL) {
+        check->oom = true;
+        return;
+    }
+    if (check->diags != NULL) {
+        cJSON *d = cJSON_CreateObject();
+        bool ok = d != NULL && cJSON_AddStringToObject(d, "level", error ? "error" : "warning") &&
+                  cJSON_AddStringToObject(d, "code", code) &&
+                  cJSON_AddStringToObject(d, "message", message) &&
+                  cJSON_AddStringToObject(d, "component", AF_KIND) &&
+                  (field == NULL || cJSON_AddStringToObject(d, "field", field));
+        if (ok && cJSON_AddItemToArray(check->diags, d)) {
+            d = NULL;
+        } else {
+            check->oom = true;
+        }
+        cJSON_Delete(d);
+    }
+    if (error && check->first_error == NULL) {
+        check->first_error = message;
+    } else {
+        free(message);
+    }
+}
+
+/* Checks every field; *out is only meaningful when check->errors is 0. */
+static void af_check_config(AfCheck *check, const cJSON *config, AfSettings *out)
+{
+    out->path = NULL;
+    out->overwrite = false;
+    out->flush_every = AF_DEFAULT_FLUSH_EVERY;
+
+    const cJSON *field;
+    cJSON_ArrayForEach(field, config)
+    {
+        bool known = false;
+        for (size_t i = 0; i < AF_COUNT(af_known_fields); i++) {
+            known = known || (field->string != NULL && strcmp(field->string, af_known_fields[i]) == 0);
+        }
+        if (!known) {
+            af_diag(check, false, "atof_file.unknown_field", field->string,
+                    AF_KIND ": unknown config field '%s' is ignored (known fields: path, mode, "
+                    "flush_every)",
+                    field->string != NULL ? field->string : "");
+        }
+    }
+
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, "path");
+    if (v == NULL || cJSON_IsNull(v)) {
+        af_diag(check, true, "atof_file.missing_path", "path",
+                AF_KIND ": path is required (the file that receives one JSON line per event)");
+    } else if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        af_diag(check, true, "atof_file.invalid_path", "path",
+                AF_KIND ": path must be a string, not %s", af_type_name(v));
+    } else if (v->valuestring[0] == '\0') {
+        af_diag(check, true, "atof_file.invalid_path", "path", AF_KIND ": path must not be empty");
+    } else {
+        out->path = v->valuestring;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(config, "mode");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (cJSON_IsString(v) && v->valuestring != NULL && strcmp(v->valuestring, "append") == 0) {
+            out->overwrite = false;
+        } else if (cJSON_IsString(v) && v->valuestring != NULL &&
+                   strcmp(v->valuestring, "overwrite") == 0) {
+            out->overwrite = true;
+        } else if (cJSON_IsString(v) && v->valuestring != NULL) {
+            af_diag(check, true, "atof_file.invalid_mode", "mode",
+                    AF_KIND ": mode must be \"append\" or \"overwrite\", not \"%s\"", v->valuestring);
+        } else {
+            af_diag(check, true, "atof_file.invalid_mode", "mode",
+                    AF_KIND ": mode must be \"append\" or \"overwrite\", not %s", af_type_name(v));
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(config, "flush_every");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        double d = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+        /* range first: converting an out-of-range double to an integer is UB */
+        if (!cJSON_IsNumber(v) || !(d >= 1.0 && d <= (double)INT32_MAX) ||
+            d != (double)(int32_t)d) {
+            af_diag(check, true, "atof_file.invalid_flush_every", "flush_every",
+                    AF_KIND ": flush_every must be an integer between 1 and %ld, not %s",
+                    (long)INT32_MAX,
+                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : af_type_name(v));
+        } else {
+            out->flush_every = (size_t)(int32_t)d;
+        }
+    }
+}
+
+/* ======================================================================== */
+/* Files                                                                    */
+/* ======================================================================== */
+
+/* Opens path for appending (truncating when asked); -1 with errno set on
+ * failure.  O_NONBLOCK only for the open itself, so a FIFO without a reader
+ * fails (ENXIO) instead of blocking the configuration. */
+static int af_open(const char *path, int extra_flags)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags, 0666);
+    if (fd < 0) {
+        return -1;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/* Can path be opened for writing?  Never truncates, and removes the file
+ * again if this probe created it.  0, or an errno value. */
+static int af_probe(const char *path)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = af_open(path, 0);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (errno != ENOENT) {
+            return errno;
+        }
+        fd = af_open(path, O_CREAT | O_EXCL);
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+            return 0;
+        }
+        if (errno != EEXIST) { /* EEXIST: created meanwhile; probe it again */
+            return errno;
+        }
+    }
+    return EEXIST;
+}
+
+/* ======================================================================== */
+/* The sink: one file, its buffer and its lock                              */
+/* ======================================================================== */
+
+typedef struct AfSink {
+    const HostApi *host;
+    pthread_mutex_t lock;
+    int fd;
+    char *path;
+    char *buf;
+    size_t len;
+    size_t cap;
+    size_t pending; /* events in buf */
+    size_t flush_every;
+} AfSink;
+
+/* Writes out the whole buffer.  Called with the lock held.  On failure the
+ * buffered lines are dropped and the errno value is returned (0 on success). */
+static int af_flush_locked(AfSink *s)
+{
+    size_t done = 0;
+    int err = 0;
+    while (done < s->len) {
+        ssize_t n = write(s->fd, s->buf + done, s->len - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            err = errno;
+            break;
+        }
+        if (n == 0) {
+            err = EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    s->len = 0;
+    s->pending = 0;
+    return err;
+}
+
+/* Appends bytes + "\n" to the buffer.  Called with the lock held.  False when
+ * out of memory. */
+static bool af_append_locked(AfSink *s, const char *data, size_t len)
+{
+    if (len > SIZE_MAX - 1 - s->len) {
+        return false;
+    }
+    size_t need = s->len + len + 1;
+    if (need > s->cap) {
+        size_t cap = s->cap > 0 ? s->cap : 4096;
+        while (cap < need) {
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        }
+        char *grown = realloc(s->buf, cap);
+        if (grown == NULL) {
+            return false;
+        }
+        s->buf = grown;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    s->buf[s->len++] = '\n';
+    return true;
+}
+
+/* Flushes what is buffered and closes the file (the registration's free_fn,
+ * and the cleanup of a failed registration). */
+static void af_sink_free(void *user_data)
+{
+    AfSink *s = user_data;
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->fd >= 0) {
+        (void)af_flush_locked(s); /* nobody is left to tell about a failure */
+        close(s->fd);
+        s->fd = -1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_destroy(&s->lock);
+    free(s->buf);
+    free(s->path);
+    free(s);
+}
+
+/* Is this event the on-demand flush mark? */
+static bool af_is_flush_mark(const char *data, size_t len)
+{
+    if (!af_contains(data, len, "\"" AF_FLUSH_MARK "\"")) {
+        return false; /* the common case: no parse */
+    }
+    cJSON *event = af_parse_bytes(data, len);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(event, "kind");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(event, "name");
+    bool yes = cJSON_IsString(kind) && strcmp(kind->valuestring, "mark") == 0 &&
+               cJSON_IsString(name) && strcmp(name->valuestring, AF_FLUSH_MARK) == 0;
+    cJSON_Delete(event);
+    return yes;
+}
+
+/* The subscriber.  event_json is borrowed. */
+static NemoRelayStatus af_on_event(void *user_data, const HostString *event_json)
+{
+    AfSink *s = user_data;
+    if (s == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    const HostApi *host = s->host;
+    const char *data = (const char *)host->string_data(event_json);
+    size_t len = host->string_len(event_json);
+    if (data == NULL || len == 0) {
+        return af_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, AF_KIND ": empty event");
+    }
+    /* A line must hold exactly one event: re-print an event that contains
+     * line breaks (only possible as whitespace between JSON tokens). */
+    char *compact = NULL;
+    if (memchr(data, '\n', len) != NULL || memchr(data, '\r', len) != NULL) {
+        cJSON *event = af_parse_bytes(data, len);
+        if (event == NULL) {
+            return af_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, AF_KIND ": event is not valid JSON");
+        }
+        compact = cJSON_PrintUnformatted(event);
+        cJSON_Delete(event);
+        if (compact == NULL) {
+            return af_oom(host);
+        }
+        data = compact;
+        len = strlen(compact);
+    }
+    bool flush_now = af_is_flush_mark(data, len);
+
+    int err = 0;
+    bool oom = false;
+    pthread_mutex_lock(&s->lock);
+    if (af_append_locked(s, data, len)) {
+        s->pending++;
+        if (flush_now || s->pending >= s->flush_every || s->len >= AF_MAX_BUFFER_BYTES) {
+            err = af_flush_locked(s);
+        }
+    } else {
+        /* no memory for the buffer: write what is buffered, then this line */
+        oom = true;
+        err = af_flush_locked(s);
+        if (err == 0 && af_append_locked(s, data, len)) {
+            oom = false;
+            s->pending++;
+            err = af_flush_locked(s);
+        }
+    }
+    char *message = NULL;
+    if (err != 0) {
+        char reason[256];
+        af_errno_text(err, reason, sizeof reason);
+        message = af_format(AF_KIND ": writing to '%s' failed: %s (buffered events dropped)",
+                            s->path, reason);
+    }
+    pthread_mutex_unlock(&s->lock);
+    cJSON_free(compact);
+    if (err != 0) {
+        NemoRelayStatus status = message != NULL
+                                     ? af_fail(host, NEMO_RELAY_STATUS_INTERNAL, message)
+                                     : af_oom(host);
+        free(message);
+        return status;
+    }
+    return oom ? af_oom(host) : AF_OK;
+}
+
+/* ======================================================================== */
+/* The plugin descriptor                                                    */
+/* ======================================================================== */
+
+typedef struct AfPlugin {
+    const HostApi *host;
+} AfPlugin;
+
+static NemoRelayStatus af_plugin_validate(void *user_data, const HostString *plugin_config_json,
+                                          HostString **out_diagnostics_json)
+{
+    if (out_diagnostics_json == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    *out_diagnostics_json = NULL;
+    const AfPlugin *plugin = user_data;
+    if (plugin == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    const HostApi *host = plugin->host;
+    cJSON *config = NULL;
+    NemoRelayStatus status = af_parse_config(host, plugin_config_json, &config);
+    if (status != AF_OK) {
+        return status;
+    }
+    AfCheck check = {cJSON_CreateArray(), 0, false, NULL};
+    AfSettings settings;
+    if (check.diags == NULL) {
+        check.oom = true;
+    } else {
+        af_check_config(&check, config, &settings);
+        if (check.errors == 0 && settings.path != NULL) {
+            int err = af_probe(settings.path);
+            if (err != 0) {
+                char reason[256];
+                af_errno_text(err, reason, sizeof reason);
+                af_diag(&check, true, "atof_file.open_failed", "path",
+                        AF_KIND ": cannot open '%s' for writing: %s", settings.path, reason);
+            }
+        }
+    }
+    status = check.oom ? af_oom(host) : af_print(host, check.diags, out_diagnostics_json);
+    if (status != AF_OK) {
+        host->string_free(*out_diagnostics_json);
+        *out_diagnostics_json = NULL;
+    }
+    free(check.first_error);
+    cJSON_Delete(check.diags);
+    cJSON_Delete(config);
+    return status;
+}
+
+/* A sink for settings with the file opened (and truncated in overwrite mode);
+ * NULL with the host's last error set on failure. */
+static AfSink *af_sink_open(const HostApi *host, const AfSettings *settings, NemoRelayStatus *status)
+{
+    AfSink *s = calloc(1, sizeof *s);
+    size_t path_len = strlen(settings->path);
+    char *path = malloc(path_len + 1);
+    if (s == NULL || path == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(path);
+        free(s);
+        *status = af_oom(host);
+        return NULL;
+    }
+    memcpy(path, settings->path, path_len + 1);
+    s->host = host;
+    s->path = path;
+    s->flush_every = settings->flush_every;
+    s->fd = af_open(path, O_CREAT | (settings->overwrite ? O_TRUNC : 0));
+    if (s->fd < 0) {
+        char reason[256];
+        af_errno_text(errno, reason, sizeof reason);
+        char *message = af_format(AF_KIND ": cannot open '%s' for writing: %s", path, reason);
+        *status = message != NULL ? af_fail(host, NEMO_RELAY_STATUS_INTERNAL, message) : af_oom(host);
+        free(message);
+        af_sink_free(s);
+        return NULL;
+    }
+    *status = AF_OK;
+    return s;
+}
+
+static NemoRelayStatus af_plugin_register(void *user_data, const HostString *plugin_config_json,
+                                          PluginContext *ctx)
+{
+    const AfPlugin *plugin = user_data;
+    if (plugin == NULL || ctx == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    const HostApi *host = plugin->host;
+    cJSON *config = NULL;
+    NemoRelayStatus status = af_parse_config(host, plugin_config_json, &config);
+    if (status != AF_OK) {
+        return status;
+    }
+    AfCheck check = {NULL, 0, false, NULL};
+    AfSettings settings;
+    af_check_config(&check, config, &settings);
+    AfSink *sink = NULL;
+    if (check.errors > 0) {
+        /* register is only called after a clean validate; be defensive */
+        status = af_fail(host, NEMO_RELAY_STATUS_INVALID_ARG,
+                         check.first_error != NULL ? check.first_error : AF_KIND ": invalid config");
+    } else if (check.oom) {
+        status = af_oom(host);
+    } else {
+        sink = af_sink_open(host, &settings, &status);
+    }
+    free(check.first_error);
+    cJSON_Delete(config); /* settings.path pointed into it; the sink has a copy */
+    if (sink == NULL) {
+        return status;
+    }
+    HostString *name = NULL;
+    status = af_text(host, "atof_file_subscriber", &name);
+    if (status == AF_OK) {
+        status = host->plugin_context_register_subscriber(ctx, name, af_on_event, sink, af_sink_free);
+    }
+    host->string_free(name);
+    if (status != AF_OK) {
+        af_sink_free(sink); /* a failed registration has taken nothing */
+    }
+    return status;
+}
+
+static void af_plugin_drop(void *user_data)
+{
+    free(user_data);
+}
+
+NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_atof_file_plugin(const HostApi *host,
+                                                                     NemoRelayNativePluginV1 *out)
+{
+    if (host == NULL || out == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->allows_multiple_components = true;
+    /* a table of another version has another layout: call nothing in it */
+    if (host->abi_version != NEMO_RELAY_NATIVE_ABI_VERSION ||
+        host->struct_size < sizeof(NemoRelayNativeHostApiV1)) {
+        return NEMO_RELAY_STATUS_INVALID_ARG;
+    }
+    HostString *kind = NULL;
+    NemoRelayStatus status = af_text(host, AF_KIND, &kind);
+    if (status != AF_OK) {
+        host->string_free(kind);
+        return status;
+    }
+    AfPlugin *plugin = malloc(sizeof *plugin);
+    if (plugin == NULL) {
+        host->string_free(kind);
+        return af_oom(host);
+    }
+    plugin->host = host;
+    out->plugin_kind = kind;
+    out->user_data = plugin;
+    out->validate = af_plugin_validate;
+    out->register_ = af_plugin_register;
+    out->drop = af_plugin_drop;
+    return AF_OK;
+}

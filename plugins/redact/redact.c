@@ -1,0 +1,907 @@
+/*
+ * redact.c -- the bundled "redact" native plugin.
+ *
+ * Sanitize guardrails that keep secrets out of the recorded events.  Sanitizers
+ * only change what is recorded (tool start/end and LLM start/end event data):
+ * the tool or LLM function still receives the real values and the caller still
+ * gets the real result.
+ *
+ * Config (one component; several components are allowed, each is its own
+ * policy):
+ *   keys                  array of non-empty strings.  The value of every
+ *                         object member whose key equals one of these
+ *                         (ASCII case-insensitive, at any depth, objects inside
+ *                         arrays included) becomes the replacement string,
+ *                         whatever its type.  Extends the default keys
+ *                         api_key, authorization, password, secret, token.
+ *   replace_default_keys  boolean, default false: true drops the default keys
+ *                         so that only `keys` are used.
+ *   patterns              array of non-empty strings.  Every occurrence of a
+ *                         pattern (a literal, case-sensitive substring) inside
+ *                         any string value is replaced by the replacement.
+ *                         Object keys, numbers and booleans are left alone.
+ *                         One left-to-right pass; at each position the longest
+ *                         matching pattern wins; replaced text is not scanned
+ *                         again.
+ *   replacement           string, default "[REDACTED]" (may be empty).
+ *   priority              integer (int32), default -1000.  Sanitizers run as a
+ *                         chain in ascending priority, each one receiving the
+ *                         previous one's output, so by default redaction runs
+ *                         first and every later sanitizer only ever sees the
+ *                         redacted payload.  Give a large priority (e.g. 1000)
+ *                         to make it the last word instead (it then also
+ *                         redacts what other sanitizers added).
+ *
+ * Registers four sanitize guardrails (names qualified by the host):
+ *   redact_tool_sanitize_request, redact_tool_sanitize_response,
+ *   redact_llm_sanitize_request, redact_llm_sanitize_response.
+ * The LLM request keeps its {"headers": {...}, "content": ...} shape: header
+ * names are matched like keys (so "Authorization" is redacted by default) and
+ * content is walked recursively; the "headers" and "content" members
+ * themselves are never replaced whole.
+ *
+ * Validation returns diagnostics [{level, code, message, component, field}]:
+ * errors redact.invalid_keys, redact.invalid_patterns,
+ * redact.invalid_replacement, redact.invalid_replace_default_keys,
+ * redact.invalid_priority; warnings redact.unknown_field and
+ * redact.nothing_to_redact.  A null value counts as "not given".
+ *
+ * Ownership and threading: the policy is immutable after register and shared
+ * by the four registrations through an atomic reference count (each
+ * registration's free_fn drops one reference; a failed registration's
+ * reference is dropped here, since the host took nothing).  Every call works
+ * on its own parsed copy of the payload, so callbacks may run concurrently.
+ * Depends only on the ABI header, cJSON and libc.
+ */
+#include "nemo_relay_plugin.h"
+
+#include <cjson/cJSON.h>
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef NemoRelayNativeHostApiV1 HostApi;
+typedef NemoRelayNativeString HostString;
+typedef NemoRelayNativePluginContext PluginContext;
+
+#define RD_KIND "redact"
+#define RD_OK NEMO_RELAY_STATUS_OK
+#define RD_DEFAULT_REPLACEMENT "[REDACTED]"
+#define RD_DEFAULT_PRIORITY (-1000)
+
+NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_redact_plugin(const HostApi *host,
+                                                                  NemoRelayNativePluginV1 *out);
+
+static const char *const rd_default_keys[] = {"api_key", "authorization", "password", "secret",
+                                              "token"};
+
+static const char *const rd_known_fields[] = {"keys", "replace_default_keys", "patterns",
+                                              "replacement", "priority"};
+
+#define RD_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ======================================================================== */
+/* Small helpers                                                            */
+/* ======================================================================== */
+
+static char *rd_strdup(const char *s)
+{
+    size_t len = strlen(s);
+    char *out = malloc(len + 1);
+    if (out != NULL) {
+        memcpy(out, s, len + 1);
+    }
+    return out;
+}
+
+/* ASCII case-insensitive equality (locale-independent). */
+static bool rd_equal_nocase(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a;
+        unsigned char y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z') {
+            x = (unsigned char)(x - 'A' + 'a');
+        }
+        if (y >= 'A' && y <= 'Z') {
+            y = (unsigned char)(y - 'A' + 'a');
+        }
+        if (x != y) {
+            return false;
+        }
+        if (x == '\0') {
+            return true;
+        }
+    }
+}
+
+static const char *rd_type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v)) {
+        return "a string";
+    }
+    if (cJSON_IsNumber(v)) {
+        return "a number";
+    }
+    if (cJSON_IsBool(v)) {
+        return "a boolean";
+    }
+    if (cJSON_IsArray(v)) {
+        return "an array";
+    }
+    if (cJSON_IsObject(v)) {
+        return "an object";
+    }
+    if (cJSON_IsNull(v)) {
+        return "null";
+    }
+    return "an invalid value";
+}
+
+/* ======================================================================== */
+/* Host strings, errors and JSON                                            */
+/* ======================================================================== */
+
+static NemoRelayStatus rd_text(const HostApi *host, const char *text, HostString **out)
+{
+    *out = NULL;
+    return host->string_new((const uint8_t *)text, strlen(text), out);
+}
+
+/* Describes a failure for the host (it copies the message), returns status. */
+static NemoRelayStatus rd_fail(const HostApi *host, NemoRelayStatus status, const char *message)
+{
+    HostString *s = NULL;
+    if (rd_text(host, message, &s) == RD_OK) {
+        host->last_error_set(s);
+    }
+    host->string_free(s);
+    return status;
+}
+
+static NemoRelayStatus rd_oom(const HostApi *host)
+{
+    return rd_fail(host, NEMO_RELAY_STATUS_INTERNAL, RD_KIND ": out of memory");
+}
+
+static bool rd_only_whitespace(const char *p, const char *end)
+{
+    for (; p < end; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Length-bounded parse of a borrowed host string (never NUL-terminated). */
+static NemoRelayStatus rd_parse(const HostApi *host, const HostString *s, const char *what,
+                                cJSON **out)
+{
+    *out = NULL;
+    size_t len = host->string_len(s);
+    const char *data = (const char *)host->string_data(s);
+    const char *end = NULL;
+    cJSON *value = NULL;
+    if (len > 0 && data != NULL) {
+        value = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    }
+    if (value != NULL && !rd_only_whitespace(end, data + len)) {
+        cJSON_Delete(value);
+        value = NULL;
+    }
+    if (value == NULL) {
+        char message[128];
+        snprintf(message, sizeof message, RD_KIND ": %s is not valid JSON", what);
+        return rd_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, message);
+    }
+    *out = value;
+    return RD_OK;
+}
+
+/* Serializes a cJSON value into a new host string (*out transfers). */
+static NemoRelayStatus rd_print(const HostApi *host, const cJSON *value, HostString **out)
+{
+    *out = NULL;
+    char *text = cJSON_PrintUnformatted(value);
+    if (text == NULL) {
+        return rd_oom(host);
+    }
+    NemoRelayStatus status = host->string_new((const uint8_t *)text, strlen(text), out);
+    cJSON_free(text);
+    return status;
+}
+
+/* ======================================================================== */
+/* The policy                                                               */
+/* ======================================================================== */
+
+typedef struct RdPolicy {
+    atomic_size_t refs;
+    const HostApi *host;
+    char **keys;
+    size_t n_keys;
+    char **patterns; /* longest first */
+    size_t *pattern_lens;
+    size_t n_patterns;
+    char *replacement;
+    int32_t priority;
+} RdPolicy;
+
+static void rd_policy_destroy(RdPolicy *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < p->n_keys; i++) {
+        free(p->keys[i]);
+    }
+    for (size_t i = 0; i < p->n_patterns; i++) {
+        free(p->patterns[i]);
+    }
+    free(p->keys);
+    free(p->patterns);
+    free(p->pattern_lens);
+    free(p->replacement);
+    free(p);
+}
+
+static void rd_policy_retain(RdPolicy *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+/* The registrations' free_fn: drops one reference. */
+static void rd_policy_release(void *user_data)
+{
+    RdPolicy *p = user_data;
+    if (p != NULL && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
+        rd_policy_destroy(p);
+    }
+}
+
+/* ======================================================================== */
+/* Config checking (shared by validate and register)                        */
+/* ======================================================================== */
+
+typedef struct RdCheck {
+    cJSON *diags;      /* diagnostics array being built, or NULL */
+    int errors;        /* error-level problems found */
+    bool oom;          /* out of memory while checking */
+    char *first_error; /* message of the first error (malloc'd) */
+} RdCheck;
+
+static void rd_diag(RdCheck *check, bool error, const char *code, const char *field,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+static void rd_diag(RdCheck *check, bool error, const char *code, const char *field,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *message = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (message == NULL) {
+        check->oom = true;
+        check->errors += error ? 1 : 0;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(message, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    if (error) {
+        check->errors++;
+    }
+    if (check->diags != NULL) {
+        cJSON *d = cJSON_CreateObject();
+        bool ok = d != NULL && cJSON_AddStringToObject(d, "level", error ? "error" : "warning") &&
+                  cJSON_AddStringToObject(d, "code", code) &&
+                  cJSON_AddStringToObject(d, "message", message) &&
+                  cJSON_AddStringToObject(d, "component", RD_KIND) &&
+                  (field == NULL || cJSON_AddStringToObject(d, "field", field));
+        if (ok && cJSON_AddItemToArray(check->diags, d)) {
+            d = NULL;
+        } else {
+            check->oom = true;
+        }
+        cJSON_Delete(d);
+    }
+    if (error && check->first_error == NULL) {
+        check->first_error = message;
+    } else {
+        free(message);
+    }
+}
+
+/* Checks an optional array of non-empty strings; returns it (NULL when absent
+ * or invalid; *valid tells them apart). */
+static const cJSON *rd_check_string_array(RdCheck *check, const cJSON *config, const char *field,
+                                          const char *code, bool *valid)
+{
+    *valid = true;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, field);
+    if (v == NULL || cJSON_IsNull(v)) {
+        return NULL;
+    }
+    if (!cJSON_IsArray(v)) {
+        *valid = false;
+        rd_diag(check, true, code, field, RD_KIND ": %s must be an array of non-empty strings, not %s",
+                field, rd_type_name(v));
+        return NULL;
+    }
+    int index = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, v)
+    {
+        if (!cJSON_IsString(item) || item->valuestring == NULL) {
+            *valid = false;
+            rd_diag(check, true, code, field,
+                    RD_KIND ": %s must be an array of non-empty strings; item %d is %s", field,
+                    index, rd_type_name(item));
+        } else if (item->valuestring[0] == '\0') {
+            *valid = false;
+            rd_diag(check, true, code, field,
+                    RD_KIND ": %s must be an array of non-empty strings; item %d is empty", field,
+                    index);
+        }
+        index++;
+    }
+    return *valid ? v : NULL;
+}
+
+/* Copies the strings of a checked array to the end of list. */
+static bool rd_append_strings(char ***list, size_t *n, const cJSON *array)
+{
+    size_t extra = (size_t)cJSON_GetArraySize(array);
+    if (extra == 0) {
+        return true;
+    }
+    char **grown = realloc(*list, (*n + extra) * sizeof *grown);
+    if (grown == NULL) {
+        return false;
+    }
+    *list = grown;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, array)
+    {
+        char *copy = rd_strdup(item->valuestring);
+        if (copy == NULL) {
+            return false;
+        }
+        grown[(*n)++] = copy;
+    }
+    return true;
+}
+
+static int rd_longer_first(const void *a, const void *b)
+{
+    size_t la = strlen(*(char *const *)a);
+    size_t lb = strlen(*(char *const *)b);
+    return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/* Checks config and, when out is not NULL and there is no error, builds the
+ * policy (*out, one reference).  Never fails for bad config: that is what
+ * check->errors counts. */
+static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    const cJSON *field;
+    cJSON_ArrayForEach(field, config)
+    {
+        bool known = false;
+        for (size_t i = 0; i < RD_COUNT(rd_known_fields); i++) {
+            known = known || (field->string != NULL && strcmp(field->string, rd_known_fields[i]) == 0);
+        }
+        if (!known) {
+            rd_diag(check, false, "redact.unknown_field", field->string,
+                    RD_KIND ": unknown config field '%s' is ignored (known fields: keys, "
+                    "replace_default_keys, patterns, replacement, priority)",
+                    field->string != NULL ? field->string : "");
+        }
+    }
+
+    bool keys_valid, patterns_valid;
+    const cJSON *keys = rd_check_string_array(check, config, "keys", "redact.invalid_keys", &keys_valid);
+    const cJSON *patterns =
+        rd_check_string_array(check, config, "patterns", "redact.invalid_patterns", &patterns_valid);
+
+    bool replace_defaults = false;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, "replace_default_keys");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (cJSON_IsBool(v)) {
+            replace_defaults = cJSON_IsTrue(v);
+        } else {
+            rd_diag(check, true, "redact.invalid_replace_default_keys", "replace_default_keys",
+                    RD_KIND ": replace_default_keys must be a boolean, not %s", rd_type_name(v));
+        }
+    }
+
+    const char *replacement = RD_DEFAULT_REPLACEMENT;
+    v = cJSON_GetObjectItemCaseSensitive(config, "replacement");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        if (cJSON_IsString(v) && v->valuestring != NULL) {
+            replacement = v->valuestring;
+        } else {
+            rd_diag(check, true, "redact.invalid_replacement", "replacement",
+                    RD_KIND ": replacement must be a string, not %s", rd_type_name(v));
+        }
+    }
+
+    int32_t priority = RD_DEFAULT_PRIORITY;
+    v = cJSON_GetObjectItemCaseSensitive(config, "priority");
+    if (v != NULL && !cJSON_IsNull(v)) {
+        double d = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+        /* range first: converting an out-of-range double to an integer is UB */
+        if (!cJSON_IsNumber(v) || !(d >= (double)INT32_MIN && d <= (double)INT32_MAX) ||
+            d != (double)(int32_t)d) {
+            rd_diag(check, true, "redact.invalid_priority", "priority",
+                    RD_KIND ": priority must be an integer between %ld and %ld, not %s",
+                    (long)INT32_MIN, (long)INT32_MAX,
+                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : rd_type_name(v));
+        } else {
+            priority = (int32_t)d;
+        }
+    }
+
+    bool have_keys = (!replace_defaults) || cJSON_GetArraySize(keys) > 0;
+    if (keys_valid && patterns_valid && !have_keys && cJSON_GetArraySize(patterns) == 0) {
+        rd_diag(check, false, "redact.nothing_to_redact", "keys",
+                RD_KIND ": replace_default_keys is true but no keys or patterns are configured; "
+                "nothing will be redacted");
+    }
+
+    if (out == NULL || check->errors > 0 || check->oom) {
+        return;
+    }
+    RdPolicy *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        check->oom = true;
+        return;
+    }
+    atomic_init(&p->refs, 1);
+    p->priority = priority;
+    bool ok = (p->replacement = rd_strdup(replacement)) != NULL;
+    if (ok && !replace_defaults) {
+        p->keys = malloc(RD_COUNT(rd_default_keys) * sizeof *p->keys);
+        ok = p->keys != NULL;
+        for (size_t i = 0; ok && i < RD_COUNT(rd_default_keys); i++) {
+            ok = (p->keys[p->n_keys] = rd_strdup(rd_default_keys[i])) != NULL;
+            p->n_keys += ok ? 1 : 0;
+        }
+    }
+    ok = ok && (keys == NULL || rd_append_strings(&p->keys, &p->n_keys, keys));
+    ok = ok && (patterns == NULL || rd_append_strings(&p->patterns, &p->n_patterns, patterns));
+    if (ok && p->n_patterns > 0) {
+        qsort(p->patterns, p->n_patterns, sizeof *p->patterns, rd_longer_first);
+        p->pattern_lens = malloc(p->n_patterns * sizeof *p->pattern_lens);
+        ok = p->pattern_lens != NULL;
+        for (size_t i = 0; ok && i < p->n_patterns; i++) {
+            p->pattern_lens[i] = strlen(p->patterns[i]);
+        }
+    }
+    if (!ok) {
+        check->oom = true;
+        rd_policy_destroy(p);
+        return;
+    }
+    *out = p;
+}
+
+/* Plugin config must be a JSON object. */
+static NemoRelayStatus rd_parse_config(const HostApi *host, const HostString *config, cJSON **out)
+{
+    NemoRelayStatus status = rd_parse(host, config, "plugin config", out);
+    if (status == RD_OK && !cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        status = rd_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
+                         RD_KIND ": plugin config is not a JSON object");
+    }
+    return status;
+}
+
+/* ======================================================================== */
+/* Redaction                                                                */
+/* ======================================================================== */
+
+static bool rd_key_matches(const RdPolicy *p, const char *key)
+{
+    for (size_t i = 0; i < p->n_keys; i++) {
+        if (rd_equal_nocase(key, p->keys[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Replaces item (a member of parent) by the replacement string, keeping its
+ * key.  False when out of memory (item is then unchanged). */
+static bool rd_replace_value(const RdPolicy *p, cJSON *parent, cJSON *item)
+{
+    cJSON *rep = cJSON_CreateString(p->replacement);
+    if (rep == NULL) {
+        return false;
+    }
+    /* move the key over: ReplaceItemViaPointer keeps links, not keys */
+    rep->string = item->string;
+    item->string = NULL;
+    if (item->type & cJSON_StringIsConst) {
+        rep->type |= cJSON_StringIsConst;
+        item->type &= ~cJSON_StringIsConst;
+    }
+    cJSON_ReplaceItemViaPointer(parent, item, rep); /* deletes item */
+    return true;
+}
+
+/* Length of the longest pattern at the start of s (0 when none matches). */
+static size_t rd_match(const RdPolicy *p, const char *s, size_t avail)
+{
+    for (size_t k = 0; k < p->n_patterns; k++) { /* longest first */
+        if (p->pattern_lens[k] <= avail && memcmp(s, p->patterns[k], p->pattern_lens[k]) == 0) {
+            return p->pattern_lens[k];
+        }
+    }
+    return 0;
+}
+
+/* Replaces every pattern occurrence inside a string value.  False when out of
+ * memory. */
+static bool rd_redact_string(const RdPolicy *p, cJSON *item)
+{
+    const char *s = item->valuestring;
+    if (s == NULL || p->n_patterns == 0) {
+        return true;
+    }
+    bool any = false;
+    for (size_t i = 0; !any && i < p->n_patterns; i++) {
+        any = strstr(s, p->patterns[i]) != NULL;
+    }
+    if (!any) {
+        return true;
+    }
+    size_t len = strlen(s);
+    size_t rep_len = strlen(p->replacement);
+    /* two passes over the same matches: measure, then fill */
+    char *out = NULL;
+    size_t o = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        o = 0;
+        for (size_t i = 0; i < len;) {
+            size_t matched = rd_match(p, s + i, len - i);
+            if (matched > 0) {
+                if (rep_len > SIZE_MAX - 1 - o) {
+                    free(out); /* cannot be represented */
+                    return false;
+                }
+                if (out != NULL) {
+                    memcpy(out + o, p->replacement, rep_len);
+                }
+                o += rep_len;
+                i += matched;
+            } else {
+                if (out != NULL) {
+                    out[o] = s[i];
+                }
+                o++;
+                i++;
+            }
+        }
+        if (pass == 0 && (out = malloc(o + 1)) == NULL) {
+            return false;
+        }
+    }
+    out[o] = '\0';
+    bool ok = cJSON_SetValuestring(item, out) != NULL;
+    free(out);
+    return ok;
+}
+
+/* Redacts item in place (item is a member of parent, or the root when parent
+ * is NULL).  check_key: whether item's own key may select it for replacement.
+ * False when out of memory. */
+static bool rd_walk(const RdPolicy *p, cJSON *parent, cJSON *item, bool check_key)
+{
+    if (check_key && parent != NULL && item->string != NULL && rd_key_matches(p, item->string)) {
+        return rd_replace_value(p, parent, item);
+    }
+    if (cJSON_IsString(item)) {
+        return rd_redact_string(p, item);
+    }
+    if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
+        cJSON *child = item->child;
+        while (child != NULL) {
+            cJSON *next = child->next; /* child may be replaced */
+            if (!rd_walk(p, item, child, true)) {
+                return false;
+            }
+            child = next;
+        }
+    }
+    return true;
+}
+
+/* An LLM request {"headers": {...}, "content": ...}: "headers" and "content"
+ * are walked but never replaced whole, so the shape survives any key list. */
+static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request)
+{
+    cJSON *child = request->child;
+    while (child != NULL) {
+        cJSON *next = child->next;
+        bool shape = child->string != NULL &&
+                     (strcmp(child->string, "headers") == 0 || strcmp(child->string, "content") == 0);
+        if (!rd_walk(p, request, child, !shape)) {
+            return false;
+        }
+        child = next;
+    }
+    return true;
+}
+
+/* Parse, redact, print.  llm_request selects the request walk. */
+static NemoRelayStatus rd_sanitize(const RdPolicy *p, const HostString *payload, const char *what,
+                                   bool llm_request, HostString **out)
+{
+    const HostApi *host = p->host;
+    *out = NULL;
+    cJSON *value = NULL;
+    NemoRelayStatus status = rd_parse(host, payload, what, &value);
+    if (status != RD_OK) {
+        return status;
+    }
+    bool ok;
+    if (llm_request) {
+        if (!cJSON_IsObject(value)) {
+            cJSON_Delete(value);
+            return rd_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
+                           RD_KIND ": an LLM request must be a JSON object");
+        }
+        ok = rd_walk_llm_request(p, value);
+    } else {
+        ok = rd_walk(p, NULL, value, false);
+    }
+    status = ok ? rd_print(host, value, out) : rd_oom(host);
+    cJSON_Delete(value);
+    return status;
+}
+
+/* ======================================================================== */
+/* Callbacks                                                                */
+/* ======================================================================== */
+
+static NemoRelayStatus rd_tool_request(void *user_data, const HostString *name,
+                                       const HostString *payload, HostString **out)
+{
+    (void)name;
+    if (out == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    *out = NULL;
+    if (user_data == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    return rd_sanitize(user_data, payload, "tool arguments", false, out);
+}
+
+static NemoRelayStatus rd_tool_response(void *user_data, const HostString *name,
+                                        const HostString *payload, HostString **out)
+{
+    (void)name;
+    if (out == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    *out = NULL;
+    if (user_data == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    return rd_sanitize(user_data, payload, "tool result", false, out);
+}
+
+static NemoRelayStatus rd_llm_request(void *user_data, const HostString *request, HostString **out)
+{
+    if (out == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    *out = NULL;
+    if (user_data == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    return rd_sanitize(user_data, request, "LLM request", true, out);
+}
+
+static NemoRelayStatus rd_llm_response(void *user_data, const HostString *payload, HostString **out)
+{
+    if (out == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    *out = NULL;
+    if (user_data == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    return rd_sanitize(user_data, payload, "LLM response", false, out);
+}
+
+/* ======================================================================== */
+/* Registration                                                             */
+/* ======================================================================== */
+
+typedef enum RdSlot {
+    RD_TOOL_REQUEST,
+    RD_TOOL_RESPONSE,
+    RD_LLM_REQUEST,
+    RD_LLM_RESPONSE,
+    RD_SLOTS
+} RdSlot;
+
+static const char *const rd_slot_names[RD_SLOTS] = {
+    "redact_tool_sanitize_request", "redact_tool_sanitize_response",
+    "redact_llm_sanitize_request", "redact_llm_sanitize_response"};
+
+/* One registration; the reference it hands over is dropped here on failure,
+ * because a failed plugin_context_register_* call has taken nothing. */
+static NemoRelayStatus rd_register_one(RdPolicy *p, PluginContext *ctx, RdSlot slot)
+{
+    const HostApi *host = p->host;
+    HostString *name = NULL;
+    NemoRelayStatus status = rd_text(host, rd_slot_names[slot], &name);
+    if (status != RD_OK) {
+        host->string_free(name);
+        return status;
+    }
+    rd_policy_retain(p);
+    switch (slot) {
+    case RD_TOOL_REQUEST:
+        status = host->plugin_context_register_tool_sanitize_request_guardrail(
+            ctx, name, p->priority, rd_tool_request, p, rd_policy_release);
+        break;
+    case RD_TOOL_RESPONSE:
+        status = host->plugin_context_register_tool_sanitize_response_guardrail(
+            ctx, name, p->priority, rd_tool_response, p, rd_policy_release);
+        break;
+    case RD_LLM_REQUEST:
+        status = host->plugin_context_register_llm_sanitize_request_guardrail(
+            ctx, name, p->priority, rd_llm_request, p, rd_policy_release);
+        break;
+    default:
+        status = host->plugin_context_register_llm_sanitize_response_guardrail(
+            ctx, name, p->priority, rd_llm_response, p, rd_policy_release);
+        break;
+    }
+    if (status != RD_OK) {
+        rd_policy_release(p);
+    }
+    host->string_free(name);
+    return status;
+}
+
+/* ======================================================================== */
+/* The plugin descriptor                                                    */
+/* ======================================================================== */
+
+typedef struct RdPlugin {
+    const HostApi *host;
+} RdPlugin;
+
+static NemoRelayStatus rd_plugin_validate(void *user_data, const HostString *plugin_config_json,
+                                          HostString **out_diagnostics_json)
+{
+    if (out_diagnostics_json == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    *out_diagnostics_json = NULL;
+    const RdPlugin *plugin = user_data;
+    if (plugin == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    const HostApi *host = plugin->host;
+    cJSON *config = NULL;
+    NemoRelayStatus status = rd_parse_config(host, plugin_config_json, &config);
+    if (status != RD_OK) {
+        return status;
+    }
+    RdCheck check = {cJSON_CreateArray(), 0, false, NULL};
+    if (check.diags == NULL) {
+        check.oom = true;
+    } else {
+        rd_check_config(&check, config, NULL);
+    }
+    status = check.oom ? rd_oom(host) : rd_print(host, check.diags, out_diagnostics_json);
+    if (status != RD_OK) {
+        host->string_free(*out_diagnostics_json);
+        *out_diagnostics_json = NULL;
+    }
+    free(check.first_error);
+    cJSON_Delete(check.diags);
+    cJSON_Delete(config);
+    return status;
+}
+
+static NemoRelayStatus rd_plugin_register(void *user_data, const HostString *plugin_config_json,
+                                          PluginContext *ctx)
+{
+    const RdPlugin *plugin = user_data;
+    if (plugin == NULL || ctx == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    const HostApi *host = plugin->host;
+    cJSON *config = NULL;
+    NemoRelayStatus status = rd_parse_config(host, plugin_config_json, &config);
+    if (status != RD_OK) {
+        return status;
+    }
+    RdCheck check = {NULL, 0, false, NULL};
+    RdPolicy *policy = NULL;
+    rd_check_config(&check, config, &policy);
+    cJSON_Delete(config);
+    if (check.errors > 0) {
+        /* register is only called after a clean validate; be defensive */
+        status = rd_fail(host, NEMO_RELAY_STATUS_INVALID_ARG,
+                         check.first_error != NULL ? check.first_error
+                                                   : RD_KIND ": invalid config");
+    } else if (check.oom || policy == NULL) {
+        status = rd_oom(host);
+    }
+    free(check.first_error);
+    if (status != RD_OK) {
+        rd_policy_release(policy); /* NULL-safe */
+        return status;
+    }
+    policy->host = host;
+    for (int slot = 0; status == RD_OK && slot < RD_SLOTS; slot++) {
+        /* on failure the host rolls back the registrations already made */
+        status = rd_register_one(policy, ctx, (RdSlot)slot);
+    }
+    rd_policy_release(policy); /* register's own reference */
+    return status;
+}
+
+static void rd_plugin_drop(void *user_data)
+{
+    free(user_data);
+}
+
+NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_redact_plugin(const HostApi *host,
+                                                                  NemoRelayNativePluginV1 *out)
+{
+    if (host == NULL || out == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->allows_multiple_components = true;
+    /* a table of another version has another layout: call nothing in it */
+    if (host->abi_version != NEMO_RELAY_NATIVE_ABI_VERSION ||
+        host->struct_size < sizeof(NemoRelayNativeHostApiV1)) {
+        return NEMO_RELAY_STATUS_INVALID_ARG;
+    }
+    HostString *kind = NULL;
+    NemoRelayStatus status = rd_text(host, RD_KIND, &kind);
+    if (status != RD_OK) {
+        host->string_free(kind);
+        return status;
+    }
+    RdPlugin *plugin = malloc(sizeof *plugin);
+    if (plugin == NULL) {
+        host->string_free(kind);
+        return rd_oom(host);
+    }
+    plugin->host = host;
+    out->plugin_kind = kind;
+    out->user_data = plugin;
+    out->validate = rd_plugin_validate;
+    out->register_ = rd_plugin_register;
+    out->drop = rd_plugin_drop;
+    return RD_OK;
+}
