@@ -67,7 +67,10 @@ def print_tree(events: list[Any]) -> None:
     for e in events:
         parent = depth.get(e.parent_uuid or "", -1)
         if e.kind == "scope" and e.scope_category == "end":
-            status = (e.metadata or {}).get("otel.status_code", "")
+            if e.category == "guardrail":
+                status = "allowed" if e.data.get("allowed") else f"rejected: {e.data.get('rejection_reason')}"
+            else:
+                status = (e.metadata or {}).get("otel.status_code", "")
             print(f"{'  ' * (parent + 1)}└ end {e.name} {status}".rstrip())
             continue
         level = parent + 1

@@ -104,3 +104,17 @@ def test_plugin_new_scaffolds_a_project_that_builds_and_loads(tmp_path):
             tools.execute_sync("dangerous_rm", {}, lambda a: "ran")
     assert cli("plugin", "new", "hello_plugin", "--dir", str(tmp_path)).returncode == 1  # exists
     assert cli("plugin", "new", "not-an-identifier", "--dir", str(tmp_path)).returncode == 2
+
+
+def test_demo_prints_the_tree_and_writes_redacted_atof(tmp_path):
+    out = cli("demo", "--output", str(tmp_path / "events.jsonl"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "weather-agent [agent]" in out.stdout
+    assert "rejected: destructive tools need a human" in out.stdout
+    assert "secrets in the file: none" in out.stdout
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert len(events) >= 10 and all(e["atof_version"] == "0.1" for e in events)
+    assert not any("sk-demo-secret" in line or "wx-live" in line for line in lines)
+    names = {e["name"] for e in events}
+    assert {"weather-agent", "fake-llm", "get_weather", "delete_files", "answer"} <= names
