@@ -20,7 +20,7 @@ ENTRY = "nemo_relay_fixture_native_plugin"
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
-    return subprocess.run([sys.executable, "-m", "nemo_relay", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-P", "-m", "nemo_relay", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=120)
 
 

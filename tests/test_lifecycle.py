@@ -60,7 +60,7 @@ def test_interpreter_exit_with_everything_still_registered(plugin_dir, fixture_l
         print("exiting without cleanup")
     """)
     env = dict(os.environ)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run([sys.executable, "-P", "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "exiting without cleanup" in out.stdout
     assert "Fatal" not in out.stderr and "Traceback" not in out.stderr
