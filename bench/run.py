@@ -86,9 +86,13 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("7", "rss_after_10_kib", "RSS after 10 cycles", "ours only"),
     ("7", "rss_after_1000_kib", "RSS after 1,000 cycles", "ours only"),
     ("7", "rss_delta_kib", "RSS growth, 10 → 1,000 cycles", "ours only"),
-    ("8", "calls_per_s_1_thread", "calls/s, 1 thread", "ours only"),
-    ("8", "calls_per_s_2_threads", "calls/s, 2 threads (total)", "ours only"),
-    ("8", "scaling", "throughput 2 threads / 1 thread", "ours only"),
+    ("8", "calls_per_s_1_thread", "calls/s, 1 thread (scenario 1's small args)", "ours only"),
+    ("8", "calls_per_s_2_threads", "calls/s, 2 threads (total, small args)", "ours only"),
+    ("8", "scaling", "throughput 2 threads / 1 thread, small args", "ours only"),
+    ("8", "calls_per_s_1_thread_typical", "calls/s, 1 thread (typical args: 20 fields, ~0.6 KB)",
+     "ours only"),
+    ("8", "calls_per_s_2_threads_typical", "calls/s, 2 threads (total, typical args)", "ours only"),
+    ("8", "scaling_typical", "throughput 2 threads / 1 thread, typical args", "ours only"),
 ]
 
 
@@ -293,8 +297,12 @@ def aggregate(raw: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str,
         target("S7 RSS flat", "RSS after 1,000 cycles minus RSS after 10, KiB (worst round)", d,
                "≤ 1024 KiB", bool(d) and max(d) <= 1024, how="max")
     if "8" in raw:
+        s = metric_values(raw, "8", "ours", "scaling_typical")
+        target("S8 2-thread scaling", "total calls/s with 2 threads / calls/s with 1 thread, typical "
+               "args (20 fields)", s, "≥ 1.6×", bool(s) and statistics.median(s) >= 1.6)
         s = metric_values(raw, "8", "ours", "scaling")
-        target("S8 2-thread scaling", "total calls/s with 2 threads / calls/s with 1 thread", s, "≥ 1.6×",
+        target("S8 2-thread scaling, small args", "the same with scenario 1's two-field args: each call "
+               "holds the GIL-free stretch for ~3 µs, shorter than a GIL hand-off", s, "≥ 1.6×",
                bool(s) and statistics.median(s) >= 1.6)
     return rows, targets
 
@@ -466,7 +474,11 @@ BENCHMARKS_MEANING = """
 - **S8 2-thread scaling** — total `tools.execute_sync` calls per second from 2
   threads divided by calls per second from 1 thread, with native-only
   middleware (the GIL should be released while native middleware runs).
-  Goal: ≥ 1.6×. Meaningful only with at least 2 CPUs.
+  Goal: ≥ 1.6×. Meaningful only with at least 2 CPUs. Measured with a typical
+  tool payload (20 fields, ~0.6 KB) and with scenario 1's two-field args; with
+  the latter the GIL-free stretch of a call (~3 µs of native middleware) is
+  shorter than it takes to wake the other thread, so the threads mostly take
+  turns.
 
 Noise: this is a shared virtual machine; compare ratios from one run rather
 than absolute times across runs. Each ratio is paired per round, and the

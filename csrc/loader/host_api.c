@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STRING_MAGIC 0x4e52534eu /* "NRSN" */
+#define STRING_MAGIC 0x4e52534eu /* "NRSN": owned */
+#define VIEW_MAGIC 0x4e525356u   /* "NRSV": borrowed view */
 
 /* ---- strings ------------------------------------------------------------------ */
 
@@ -65,10 +66,19 @@ NemoRelayNativeString *nr_native_string(const char *s, size_t len)
         return NULL;
     str->len = len;
     str->magic = STRING_MAGIC;
+    str->data = str->bytes;
     if (len > 0)
         memcpy(str->bytes, s, len);
     str->bytes[len] = '\0';
     return str;
+}
+
+const NemoRelayNativeString *nr_native_view(NemoRelayNativeString *view, const char *s, size_t len)
+{
+    view->len = len;
+    view->magic = VIEW_MAGIC;
+    view->data = s != NULL ? s : "";
+    return view;
 }
 
 NemoRelayNativeString *nr_native_cstring(const char *s)
@@ -78,7 +88,7 @@ NemoRelayNativeString *nr_native_cstring(const char *s)
 
 bool nr_native_string_valid(const NemoRelayNativeString *s)
 {
-    return s != NULL && s->magic == STRING_MAGIC;
+    return s != NULL && (s->magic == STRING_MAGIC || s->magic == VIEW_MAGIC);
 }
 
 char *nr_native_string_dup(const NemoRelayNativeString *s)
@@ -87,7 +97,7 @@ char *nr_native_string_dup(const NemoRelayNativeString *s)
         return nr_strdup("");
     char *d = malloc(s->len + 1);
     if (d != NULL) {
-        memcpy(d, s->bytes, s->len);
+        memcpy(d, s->data, s->len);
         d[s->len] = '\0';
     }
     return d;
@@ -118,7 +128,7 @@ static NemoRelayStatus api_string_new(const uint8_t *data, size_t len, NemoRelay
 
 static const uint8_t *api_string_data(const NemoRelayNativeString *s)
 {
-    return s != NULL ? (const uint8_t *)s->bytes : NULL;
+    return s != NULL ? (const uint8_t *)s->data : NULL;
 }
 
 static size_t api_string_len(const NemoRelayNativeString *s)
@@ -128,7 +138,8 @@ static size_t api_string_len(const NemoRelayNativeString *s)
 
 static void api_string_free(NemoRelayNativeString *s)
 {
-    if (s != NULL) {
+    /* a view is the host's, lent for one call: never freed by a plugin */
+    if (s != NULL && s->magic == STRING_MAGIC) {
         s->magic = 0;
         free(s);
     }
@@ -265,7 +276,7 @@ static NemoRelayStatus opt_json(const NemoRelayNativeString *s, const char *what
     *out = NULL;
     if (s == NULL)
         return NEMO_RELAY_STATUS_OK;
-    return nr_value_parse(s->bytes, s->len, what, out, err);
+    return nr_value_parse(s->data, s->len, what, out, err);
 }
 
 static NemoRelayStatus opt_time(const int64_t *ts, nr_error *err)

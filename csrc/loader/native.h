@@ -20,10 +20,14 @@
 #include "nr_registry.h"
 #include "nr_value.h"
 
-/* Host strings: immutable bytes with a length (and a private trailing NUL). */
+/* Host strings: immutable bytes with a length.  An owned string (made by
+ * string_new) keeps its bytes inline, NUL-terminated privately; a view (the
+ * host's borrowed inputs to a plugin call) points at bytes the host keeps
+ * alive for the call, so JSON the host already has is never copied. */
 struct NemoRelayNativeString {
     size_t len;
     uint32_t magic;
+    const char *data; /* bytes (owned strings: points at `bytes`) */
     char bytes[];
 };
 
@@ -31,6 +35,10 @@ struct NemoRelayNativeString {
  * makes strings from UTF-8 it produced).  NULL on allocation failure. */
 NemoRelayNativeString *nr_native_string(const char *s, size_t len);
 NemoRelayNativeString *nr_native_cstring(const char *s);
+
+/* Fills *view to borrow len bytes at s (valid while s is).  A plugin must
+ * not free it; string_free ignores views. */
+const NemoRelayNativeString *nr_native_view(NemoRelayNativeString *view, const char *s, size_t len);
 
 /* The table handed to every plugin; lives for the process. */
 const NemoRelayNativeHostApiV1 *nr_native_host_api(void);

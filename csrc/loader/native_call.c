@@ -36,17 +36,35 @@ static void native_cb_free(void *ud)
 
 /* ---- values <-> host strings ------------------------------------------------------ */
 
+/* An owned copy of v's JSON text, for strings the plugin receives and frees. */
 static NemoRelayNativeString *value_string(nr_value *v, nr_error *err)
 {
-    char *text = nr_value_print(v, err);
+    size_t len;
+    const char *text = nr_value_text(v, &len, err);
     if (text == NULL)
         return NULL;
-    NemoRelayNativeString *s = nr_native_cstring(text);
-    cJSON_free(text);
+    NemoRelayNativeString *s = nr_native_string(text, len);
     if (s == NULL)
         nr_error_nomem(err);
     return s;
 }
+
+/* A view of v's cached JSON text, for borrowed inputs: no copy; the value
+ * (held by the caller) keeps the bytes alive for the call. */
+static const NemoRelayNativeString *value_view(nr_value *v, NemoRelayNativeString *view,
+                                               nr_error *err)
+{
+    size_t len;
+    const char *text = nr_value_text(v, &len, err);
+    return text != NULL ? nr_native_view(view, text, len) : NULL;
+}
+
+static const NemoRelayNativeString *name_view(const char *name, NemoRelayNativeString *view)
+{
+    return nr_native_view(view, name, name != NULL ? strlen(name) : 0);
+}
+
+#define STATUS_OF(err) ((err) != NULL ? (err)->status : NEMO_RELAY_STATUS_INTERNAL)
 
 /* Parses and frees a string the plugin handed over.  NULL s is an error
  * unless `optional`. */
@@ -60,7 +78,7 @@ static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *what, boo
         const char *text = nr_native_last_error();
         return nr_error_set(err, NR_E_CALLBACK, "%s", text != NULL ? text : what);
     }
-    NemoRelayStatus st = nr_value_parse(s->bytes, s->len, what, out, err);
+    NemoRelayStatus st = nr_value_parse(s->data, s->len, what, out, err);
     free(s); /* freed before the parse error is reported */
     return st;
 }
@@ -79,13 +97,12 @@ static bool is_llm_request(nr_value *v)
 static void adapt_subscriber(void *ud, nr_event *ev)
 {
     native_cb *n = ud;
-    const char *json = nr_event_json(ev);
-    NemoRelayNativeString *s = json != NULL ? nr_native_cstring(json) : NULL;
-    if (s == NULL)
+    const char *json = nr_event_json(ev); /* cached with the event: lent, not copied */
+    if (json == NULL)
         return;
+    NemoRelayNativeString view;
     /* the status is ignored; a failure leaves its message as the last error */
-    AS(NemoRelayNativeEventSubscriberCb, n)(n->user_data, s);
-    free(s);
+    AS(NemoRelayNativeEventSubscriberCb, n)(n->user_data, name_view(json, &view));
 }
 
 /* ---- transforms: sanitizers and the tool request intercept ----------------------------- */
@@ -95,26 +112,19 @@ static NemoRelayStatus adapt_tool_json(void *ud, const nr_call_info *ci, nr_valu
 {
     native_cb *n = ud;
     *out = NULL;
-    NemoRelayNativeString *name = nr_native_cstring(ci->name);
-    NemoRelayNativeString *payload = value_string(in, err);
+    NemoRelayNativeString name_v, payload_v;
+    const NemoRelayNativeString *name = name_view(ci->name, &name_v);
+    const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
+    if (payload == NULL)
+        return STATUS_OF(err);
     NemoRelayNativeString *result = NULL;
-    NemoRelayStatus st;
-    if (name == NULL || payload == NULL) {
-        st = payload == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
-                             : nr_error_nomem(err);
-    } else {
-        nr_native_last_error_clear();
-        st = AS(NemoRelayNativeToolJsonCb, n)(n->user_data, name, payload, &result);
-        if (st != NEMO_RELAY_STATUS_OK) {
-            free(result);
-            st = nr_native_failure(st, "native tool callback failed", err);
-        } else {
-            st = take_json(result, "native tool callback returned no JSON", false, out, err);
-        }
+    nr_native_last_error_clear();
+    NemoRelayStatus st = AS(NemoRelayNativeToolJsonCb, n)(n->user_data, name, payload, &result);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        free(result);
+        return nr_native_failure(st, "native tool callback failed", err);
     }
-    free(name);
-    free(payload);
-    return st;
+    return take_json(result, "native tool callback returned no JSON", false, out, err);
 }
 
 static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_value *in,
@@ -123,13 +133,13 @@ static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_va
     native_cb *n = ud;
     (void)ci;
     *out = NULL;
-    NemoRelayNativeString *payload = value_string(in, err);
+    NemoRelayNativeString payload_v;
+    const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
     if (payload == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return STATUS_OF(err);
     NemoRelayNativeString *result = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeLlmRequestCb, n)(n->user_data, payload, &result);
-    free(payload);
     if (st != NEMO_RELAY_STATUS_OK) {
         free(result);
         return nr_native_failure(st, "native LLM request callback failed", err);
@@ -149,13 +159,13 @@ static NemoRelayStatus adapt_json(void *ud, const nr_call_info *ci, nr_value *in
     native_cb *n = ud;
     (void)ci;
     *out = NULL;
-    NemoRelayNativeString *payload = value_string(in, err);
+    NemoRelayNativeString payload_v;
+    const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
     if (payload == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return STATUS_OF(err);
     NemoRelayNativeString *result = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeJsonCb, n)(n->user_data, payload, &result);
-    free(payload);
     if (st != NEMO_RELAY_STATUS_OK) {
         free(result);
         return nr_native_failure(st, "native JSON callback failed", err);
@@ -186,21 +196,15 @@ static NemoRelayStatus adapt_tool_conditional(void *ud, const nr_call_info *ci, 
 {
     native_cb *n = ud;
     *out_reason = NULL;
-    NemoRelayNativeString *name = nr_native_cstring(ci->name);
-    NemoRelayNativeString *args = value_string(in, err);
-    NemoRelayStatus st;
-    if (name == NULL || args == NULL) {
-        st = args == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
-                          : nr_error_nomem(err);
-    } else {
-        NemoRelayNativeString *reason = NULL;
-        nr_native_last_error_clear();
-        st = AS(NemoRelayNativeToolConditionalCb, n)(n->user_data, name, args, &reason);
-        st = take_reason(st, reason, out_reason, err);
-    }
-    free(name);
-    free(args);
-    return st;
+    NemoRelayNativeString name_v, args_v;
+    const NemoRelayNativeString *name = name_view(ci->name, &name_v);
+    const NemoRelayNativeString *args = value_view(in, &args_v, err);
+    if (args == NULL)
+        return STATUS_OF(err);
+    NemoRelayNativeString *reason = NULL;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = AS(NemoRelayNativeToolConditionalCb, n)(n->user_data, name, args, &reason);
+    return take_reason(st, reason, out_reason, err);
 }
 
 static NemoRelayStatus adapt_llm_conditional(void *ud, const nr_call_info *ci, nr_value *in,
@@ -209,13 +213,13 @@ static NemoRelayStatus adapt_llm_conditional(void *ud, const nr_call_info *ci, n
     native_cb *n = ud;
     (void)ci;
     *out_reason = NULL;
-    NemoRelayNativeString *request = value_string(in, err);
+    NemoRelayNativeString request_v;
+    const NemoRelayNativeString *request = value_view(in, &request_v, err);
     if (request == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return STATUS_OF(err);
     NemoRelayNativeString *reason = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeLlmConditionalCb, n)(n->user_data, request, &reason);
-    free(request);
     return take_reason(st, reason, out_reason, err);
 }
 
@@ -228,15 +232,14 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
     native_cb *n = ud;
     *out_request = NULL;
     *out_annotated = NULL;
-    NemoRelayNativeString *name = nr_native_cstring(ci->name);
-    NemoRelayNativeString *req = value_string(request, err);
-    NemoRelayNativeString *ann = annotated != NULL && req != NULL ? value_string(annotated, err) : NULL;
+    NemoRelayNativeString name_v, req_v, ann_v;
+    const NemoRelayNativeString *name = name_view(ci->name, &name_v);
+    const NemoRelayNativeString *req = value_view(request, &req_v, err);
+    const NemoRelayNativeString *ann =
+        annotated != NULL && req != NULL ? value_view(annotated, &ann_v, err) : NULL;
     NemoRelayStatus st;
-    if (name == NULL || req == NULL || (annotated != NULL && ann == NULL)) {
-        st = name == NULL ? nr_error_nomem(err)
-                          : (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL);
-        goto done;
-    }
+    if (req == NULL || (annotated != NULL && ann == NULL))
+        return STATUS_OF(err);
     NemoRelayNativeString *out_req = NULL, *out_ann = NULL;
     nr_native_last_error_clear();
     st = AS(NemoRelayNativeLlmRequestInterceptCb, n)(n->user_data, name, req, ann, &out_req,
@@ -244,8 +247,7 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
     if (st != NEMO_RELAY_STATUS_OK) {
         free(out_req);
         free(out_ann);
-        st = nr_native_failure(st, "native LLM request intercept failed", err);
-        goto done;
+        return nr_native_failure(st, "native LLM request intercept failed", err);
     }
     /* read both, free both, then report (R6) */
     nr_error aerr = NR_ERROR_INIT;
@@ -265,10 +267,6 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
         nr_value_release(*out_annotated);
         *out_request = *out_annotated = NULL;
     }
-done:
-    free(name);
-    free(req);
-    free(ann);
     return st;
 }
 
@@ -298,7 +296,7 @@ static NemoRelayStatus continue_chain(const NemoRelayNativeString *input, void *
     nr_error err = NR_ERROR_INIT;
     nr_value *in = NULL, *result = NULL;
     NemoRelayStatus st = input != NULL
-                             ? nr_value_parse(input->bytes, input->len, what, &in, &err)
+                             ? nr_value_parse(input->data, input->len, what, &in, &err)
                              : nr_error_set(&err, NR_E_INVALID_JSON, "%s input is not valid JSON", what);
     if (st == NEMO_RELAY_STATUS_OK && nx->llm && !is_llm_request(in))
         st = nr_error_set(&err, NR_E_INVALID_JSON, "%s input was not an LLM request", what);
@@ -349,14 +347,12 @@ static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_valu
 {
     native_cb *n = ud;
     *out = NULL;
-    NemoRelayNativeString *name = nr_native_cstring(ci->name);
-    NemoRelayNativeString *payload = value_string(in, err);
+    NemoRelayNativeString name_v, payload_v;
+    const NemoRelayNativeString *name = name_view(ci->name, &name_v);
+    const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
     NemoRelayStatus st;
-    if (name == NULL || payload == NULL) {
-        st = payload == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
-                             : nr_error_nomem(err);
-        goto done;
-    }
+    if (payload == NULL)
+        return STATUS_OF(err);
     native_next nx = {next, llm};
     NemoRelayNativeString *result = NULL;
     nr_error_clear(&tls_next_error);
@@ -376,9 +372,6 @@ static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_valu
         nr_error_clear(&tls_next_error);
         st = take_json(result, "native execution intercept returned no JSON", false, out, err);
     }
-done:
-    free(name);
-    free(payload);
     return st;
 }
 
@@ -470,7 +463,7 @@ static NemoRelayStatus host_stream_next(const NemoRelayNativeString *request, vo
     nr_value *in = NULL;
     nr_stream *s = NULL;
     NemoRelayStatus st =
-        request != NULL ? nr_value_parse(request->bytes, request->len, "native LLM stream next", &in, &err)
+        request != NULL ? nr_value_parse(request->data, request->len, "native LLM stream next", &in, &err)
                         : nr_error_set(&err, NR_E_INVALID_JSON, "native LLM stream next input is not valid JSON");
     if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(in))
         st = nr_error_set(&err, NR_E_INVALID_JSON, "native LLM stream next input was not an LLM request");
@@ -536,16 +529,15 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
 {
     native_cb *n = ud;
     *out = NULL;
-    NemoRelayNativeString *name = nr_native_cstring(ci->name);
-    NemoRelayNativeString *req = value_string(request, err);
+    NemoRelayNativeString name_v, req_v;
+    const NemoRelayNativeString *name = name_view(ci->name, &name_v);
+    const NemoRelayNativeString *req = value_view(request, &req_v, err);
+    if (req == NULL)
+        return STATUS_OF(err);
     stream_next_ctx *nx = malloc(sizeof *nx);
     NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
-    if (name == NULL || req == NULL || nx == NULL) {
-        st = req == NULL ? (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL)
-                         : nr_error_nomem(err);
-        free(nx);
-        goto done;
-    }
+    if (nx == NULL)
+        return nr_error_nomem(err);
     nx->next = *next;
     NemoRelayNativeLlmStreamV1 table = {sizeof(NemoRelayNativeLlmStreamV1), NULL, NULL, NULL, NULL};
     nr_native_last_error_clear();
@@ -583,10 +575,8 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
     p->record = nr_callback_ref(ci->callback);
     *out = nr_stream_new(&plugin_stream_ops, p, err);
     if (*out == NULL)
-        st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        st = STATUS_OF(err);
 done:
-    free(name);
-    free(req);
     return st;
 }
 
@@ -701,7 +691,7 @@ static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *
     }
     if (out == NULL)
         return NEMO_RELAY_STATUS_OK;
-    cJSON *parsed = nr_json_parse(out->bytes, out->len, "diagnostics", NULL);
+    cJSON *parsed = nr_json_parse(out->data, out->len, "diagnostics", NULL);
     free(out);
     if (!cJSON_IsArray(parsed)) {
         cJSON_Delete(parsed);

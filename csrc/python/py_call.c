@@ -73,6 +73,23 @@ static PyType_Spec callstate_spec = {
     "nemo_relay._CallState", sizeof(CallStateObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, callstate_slots};
 
+/* A state whose call is filled in once nr_call_begin succeeds (the binding
+ * does that without the GIL, so the object must exist before). */
+static CallStateObject *callstate_prepare(PyObject *func, nr_call_kind kind, nr_py_env *env)
+{
+    nr_py_state *st = nr_py_get_state();
+    CallStateObject *s = PyObject_GC_New(CallStateObject, st->CallState_Type);
+    if (s == NULL)
+        return NULL;
+    s->call = NULL;
+    s->func = Py_NewRef(func);
+    s->kind = kind;
+    s->env = env;
+    env->state = (PyObject *)s;
+    PyObject_GC_Track(s);
+    return s;
+}
+
 /* Takes the call reference. */
 static CallStateObject *callstate_new(nr_call *call, PyObject *func, nr_call_kind kind)
 {
@@ -201,6 +218,12 @@ static NemoRelayStatus func_trampoline(void *ud, const nr_call_info *ci, nr_valu
     Py_XDECREF(arg);
     if (r != NULL && (*out = wrap_result(r)) == NULL)
         Py_CLEAR(r);
+    /* native code will print it: convert it now, while this thread has the GIL */
+    if (r != NULL && nr_registry_native_count() > 0 && nr_value_json(*out, NULL) == NULL) {
+        nr_value_release(*out);
+        *out = NULL;
+        Py_CLEAR(r);
+    }
     if (r == NULL)
         st = nr_py_capture_exception(err, NULL);
     Py_XDECREF(r);
@@ -861,28 +884,51 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
         call_args_clear(&a);
         return r;
     }
-    nr_py_env *env = nr_py_env_new(NULL, NULL);
-    CallStateObject *state = env != NULL ? begin_call(st, &a, env) : NULL;
     PyObject *result = NULL;
-    if (state != NULL) {
-        nr_py_frame f;
-        if (nr_py_frame_enter(st, &f) == 0) {
-            nr_value *out = NULL;
-            nr_error err = NR_ERROR_INIT;
-            PyThreadState *ts = nr_py_native_begin();
-            NemoRelayStatus status = nr_call_execute(state->call, 0, nr_call_input(state->call),
-                                                     func_trampoline, state, &out, &err);
-            nr_py_native_end(ts);
-            nr_py_frame_exit(st, &f, NULL);
-            if (status == NEMO_RELAY_STATUS_OK)
-                result = nr_py_value_to_py(out);
-            else
-                nr_py_raise(&err);
-            nr_value_release(out);
-        }
-        end_call(st, state, result);
-        Py_DECREF(state);
+    nr_error err = NR_ERROR_INIT;
+    nr_value *input = nr_py_value_wrap(a.input), *out = NULL;
+    nr_py_env *env = input != NULL ? nr_py_env_new(NULL, NULL) : NULL;
+    CallStateObject *state = env != NULL ? callstate_prepare(a.func, kind, env) : NULL;
+    nr_call_spec spec;
+    nr_py_frame f;
+    if (state == NULL || call_spec_fill(&spec, &a, input, env) < 0 ||
+        nr_py_frame_enter(st, &f) < 0) {
+        if (state == NULL || state->call == NULL) /* the env was never handed to a call */
+            nr_py_env_release(env);
+        if (state != NULL)
+            state->env = NULL;
+        goto done;
     }
+    /* Native code will print the args: convert them while holding the GIL,
+     * then run the whole pipeline in one stretch without it (SPEC D3). */
+    bool native = nr_registry_native_count() > 0;
+    NemoRelayStatus status = NEMO_RELAY_STATUS_OK;
+    if (native && nr_value_json(input, &err) == NULL)
+        status = err.status;
+    nr_call *call = NULL;
+    PyThreadState *ts = native ? PyEval_SaveThread() : NULL;
+    if (status == NEMO_RELAY_STATUS_OK)
+        status = nr_call_begin(&spec, &call, &err);
+    else
+        nr_py_env_release(env); /* nr_call_begin would have owned it */
+    if (call != NULL) {
+        state->call = call;
+        status = nr_call_execute(call, 0, nr_call_input(call), func_trampoline, state, &out, &err);
+        nr_call_end_with(call, status, out, &err);
+    } else {
+        state->env = NULL; /* released with the failed call */
+    }
+    if (ts != NULL)
+        PyEval_RestoreThread(ts);
+    nr_py_frame_exit(st, &f, NULL);
+    if (status == NEMO_RELAY_STATUS_OK)
+        result = nr_py_value_to_py(out);
+    else
+        nr_py_raise(&err);
+done:
+    nr_value_release(out);
+    nr_value_release(input);
+    Py_XDECREF(state);
     call_args_clear(&a);
     return result;
 }

@@ -1,25 +1,6 @@
 /* py_errors.c -- runtime errors as typed Python exceptions (SPEC D7). */
 #include "py_state.h"
 
-/* "<prefix>: <message>" as upstream displays errors; tests match these. */
-static const char *kind_prefix(nr_errkind kind)
-{
-    switch (kind) {
-    case NR_E_NOT_ON_TOP:
-    case NR_E_SCOPE_ROOT:
-    case NR_E_INVALID_ARG: return "invalid argument: ";
-    case NR_E_SCOPE_NOT_FOUND:
-    case NR_E_NOT_FOUND: return "not found: ";
-    case NR_E_ALREADY_EXISTS: return "already exists: ";
-    case NR_E_REJECTED: return "guardrail rejected: ";
-    case NR_E_INVALID_CONFIG: return "invalid config: ";
-    case NR_E_REGISTRATION_FAILED: return "registration failed: ";
-    case NR_E_CONFLICT: return "conflict: ";
-    case NR_E_INTERNAL: return "internal error: ";
-    default: return "";
-    }
-}
-
 static PyObject *exception_class(nr_py_state *st, nr_errkind kind)
 {
     switch (kind) {
@@ -60,7 +41,7 @@ PyObject *nr_py_raise(nr_error *err)
         return NULL;
     }
     PyObject *cls = exception_class(st, err->kind);
-    PyObject *msg = PyUnicode_FromFormat("%s%s", kind_prefix(err->kind), nr_error_message(err));
+    PyObject *msg = PyUnicode_FromFormat("%s%s", nr_errkind_prefix(err->kind), nr_error_message(err));
     PyObject *exc = NULL;
     if (msg == NULL)
         goto done;
@@ -126,6 +107,7 @@ NemoRelayStatus nr_py_capture_exception(nr_error *err, const char *prefix)
     if (err != NULL) {
         err->foreign = value; /* the error now owns the exception */
         err->foreign_release = release_exception;
+        err->interrupted = PyObject_IsInstance(value, PyExc_Exception) != 1;
     } else {
         Py_DECREF(value);
     }

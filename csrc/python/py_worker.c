@@ -21,6 +21,16 @@ static PyObject *g_run_on_loop, *g_resolve;
 static void *worker_main(void *unused)
 {
     (void)unused;
+    /* One Python thread state for the worker's whole life: the callbacks it
+     * runs take the GIL often, and a thread state made and destroyed for each
+     * of them (what PyGILState does on a foreign thread) costs two mmap/munmap
+     * pairs every time. */
+    PyThreadState *tstate = NULL;
+    PyGILState_STATE gstate = PyGILState_UNLOCKED;
+    if (nr_py_alive()) {
+        gstate = PyGILState_Ensure();
+        tstate = PyEval_SaveThread();
+    }
     nr_lock(&g_lock);
     for (;;) {
         while (g_head == NULL && !g_closed) {
@@ -45,6 +55,11 @@ static void *worker_main(void *unused)
     }
 out:
     nr_unlock(&g_lock);
+    if (tstate != NULL && nr_py_alive()) {
+        PyEval_RestoreThread(tstate);
+        PyGILState_Release(gstate);
+    }
+    /* at interpreter shutdown the thread state is left to the process exit */
     return NULL;
 }
 

@@ -479,6 +479,23 @@ NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error 
 
 static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const char *description);
 
+void nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, const nr_error *err)
+{
+    if (st == NEMO_RELAY_STATUS_OK) {
+        nr_call_end(c, NR_END_OK, result, NULL);
+        return;
+    }
+    /* the description reads as the exception the caller sees */
+    char text[1024];
+    if (err == NULL)
+        snprintf(text, sizeof text, "%s", nr_status_name(st));
+    else if (err->foreign != NULL)
+        snprintf(text, sizeof text, "%s", nr_error_message(err));
+    else
+        snprintf(text, sizeof text, "%s%s", nr_errkind_prefix(err->kind), nr_error_message(err));
+    nr_call_end(c, err != NULL && err->interrupted ? NR_END_UNSET : NR_END_ERROR, NULL, text);
+}
+
 void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char *description)
 {
     if (atomic_exchange(&c->ended, true))
@@ -606,10 +623,7 @@ NemoRelayStatus nr_call_run(const nr_call_spec *spec, nr_exec_fn fn, void *fn_ud
     if (st != NEMO_RELAY_STATUS_OK)
         return st;
     st = nr_call_execute(c, 0, c->input, fn, fn_ud, out, err);
-    if (st == NEMO_RELAY_STATUS_OK)
-        nr_call_end(c, NR_END_OK, *out, NULL);
-    else
-        nr_call_end(c, NR_END_ERROR, NULL, err != NULL ? nr_error_message(err) : nr_status_name(st));
+    nr_call_end_with(c, st, *out, err);
     nr_call_release(c);
     return st;
 }

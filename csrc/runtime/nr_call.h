@@ -101,6 +101,10 @@ NemoRelayStatus nr_call_execute(nr_call *c, size_t from, nr_value *in, nr_exec_f
  * Without a result the end data is the call's `data`. */
 void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char *description);
 
+/* Step 5 for the outcome of step 4: OK with its result, else ERROR with the
+ * error's message (UNSET when the error is an interruption). */
+void nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, const nr_error *err);
+
 /* Steps 1-5 on the calling thread. */
 NemoRelayStatus nr_call_run(const nr_call_spec *spec, nr_exec_fn fn, void *fn_ud,
                             nr_value **out, nr_error *err);

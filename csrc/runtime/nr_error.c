@@ -27,6 +27,24 @@ NemoRelayStatus nr_errkind_status(nr_errkind kind)
     }
 }
 
+const char *nr_errkind_prefix(nr_errkind kind)
+{
+    switch (kind) {
+    case NR_E_NOT_ON_TOP:
+    case NR_E_SCOPE_ROOT:
+    case NR_E_INVALID_ARG: return "invalid argument: ";
+    case NR_E_SCOPE_NOT_FOUND:
+    case NR_E_NOT_FOUND: return "not found: ";
+    case NR_E_ALREADY_EXISTS: return "already exists: ";
+    case NR_E_REJECTED: return "guardrail rejected: ";
+    case NR_E_INVALID_CONFIG: return "invalid config: ";
+    case NR_E_REGISTRATION_FAILED: return "registration failed: ";
+    case NR_E_CONFLICT: return "conflict: ";
+    case NR_E_INTERNAL: return "internal error: ";
+    default: return "";
+    }
+}
+
 char *nr_strdup(const char *s)
 {
     if (s == NULL)

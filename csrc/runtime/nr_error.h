@@ -15,6 +15,7 @@
 #include "nemo_relay_plugin.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 /* What went wrong, finer than the ABI status (the binding maps it to an
  * exception class). */
@@ -48,9 +49,15 @@ typedef struct nr_error {
     char *manifest;          /* owned: loader errors only */
     void *foreign;           /* owned foreign error object, released by foreign_release */
     nr_foreign_release_fn foreign_release;
+    bool interrupted;        /* the foreign error is an interruption (e.g. cancellation),
+                              * not a failure: calls record it as UNSET, not ERROR */
 } nr_error;
 
-#define NR_ERROR_INIT {NEMO_RELAY_STATUS_OK, NR_E_NONE, NULL, NULL, NULL, NULL, NULL, NULL}
+#define NR_ERROR_INIT {NEMO_RELAY_STATUS_OK, NR_E_NONE, NULL, NULL, NULL, NULL, NULL, NULL, false}
+
+/* The word upstream puts before an error's message when displaying it
+ * ("invalid argument: ", "not found: ", ...; "" for none). */
+const char *nr_errkind_prefix(nr_errkind kind);
 
 /* Status that the ABI reports for an error kind. */
 NemoRelayStatus nr_errkind_status(nr_errkind kind);

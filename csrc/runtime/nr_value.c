@@ -5,10 +5,13 @@
 #include "nr_sync.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct nr_value {
     nr_refcount refs;
     _Atomic(cJSON *) json;       /* owned; set at creation or on first use */
+    _Atomic(char *) text;        /* owned compact text, printed on first use */
+    size_t text_len;             /* written before `text` is published */
     void *foreign;               /* owned reference, or NULL */
     const nr_foreign_ops *ops;   /* operations for foreign */
 };
@@ -22,6 +25,8 @@ nr_value *nr_value_from_json(cJSON *json)
     }
     nr_ref_init(&v->refs);
     atomic_init(&v->json, json);
+    atomic_init(&v->text, NULL);
+    v->text_len = 0;
     v->foreign = NULL;
     v->ops = NULL;
     return v;
@@ -36,6 +41,8 @@ nr_value *nr_value_from_foreign(void *obj, const nr_foreign_ops *ops)
     }
     nr_ref_init(&v->refs);
     atomic_init(&v->json, NULL);
+    atomic_init(&v->text, NULL);
+    v->text_len = 0;
     v->foreign = obj;
     v->ops = ops;
     return v;
@@ -72,6 +79,7 @@ void nr_value_release(nr_value *v)
     if (v == NULL || !nr_ref_dec(&v->refs))
         return;
     cJSON_Delete(atomic_load(&v->json));
+    cJSON_free(atomic_load(&v->text));
     if (v->foreign != NULL)
         v->ops->release(v->foreign);
     free(v);
@@ -112,5 +120,37 @@ char *nr_value_print(nr_value *v, nr_error *err)
     char *text = nr_json_print(j);
     if (text == NULL)
         nr_error_nomem(err);
+    return text;
+}
+
+/* A small lock for publishing the text together with its length; printing
+ * happens outside it. */
+static pthread_mutex_t g_text_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *nr_value_text(nr_value *v, size_t *len, nr_error *err)
+{
+    char *text = atomic_load_explicit(&v->text, memory_order_acquire);
+    if (text != NULL) {
+        *len = v->text_len;
+        return text;
+    }
+    const cJSON *j = nr_value_json(v, err);
+    char *made = j != NULL ? nr_json_print(j) : NULL;
+    if (made == NULL) {
+        if (j != NULL)
+            nr_error_nomem(err);
+        return NULL;
+    }
+    nr_lock(&g_text_lock);
+    text = atomic_load_explicit(&v->text, memory_order_acquire);
+    if (text == NULL) {
+        v->text_len = strlen(made);
+        atomic_store_explicit(&v->text, made, memory_order_release);
+        text = made;
+        made = NULL;
+    }
+    *len = v->text_len;
+    nr_unlock(&g_text_lock);
+    cJSON_free(made);
     return text;
 }

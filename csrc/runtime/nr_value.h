@@ -61,4 +61,8 @@ void *nr_value_foreign(const nr_value *v, const nr_foreign_ops *ops);
 /* Compact JSON text, malloc'd (caller frees), or NULL with err set. */
 char *nr_value_print(nr_value *v, nr_error *err);
 
+/* Compact JSON text printed once and cached (borrowed: valid while the
+ * caller holds its reference to v); *len its length.  NULL with err set. */
+const char *nr_value_text(nr_value *v, size_t *len, nr_error *err);
+
 #endif /* NR_VALUE_H */
