@@ -46,6 +46,21 @@ class Recorder:
 
 
 @pytest.fixture
+def registered():
+    """register(module, kind, name, *args): registers middleware through
+    module.register_<kind> and removes it again after the test."""
+    made: list[tuple] = []
+
+    def add(module, kind: str, name: str, *args):
+        getattr(module, f"register_{kind}")(name, *args)
+        made.append((module, kind, name))
+
+    yield add
+    for module, kind, name in reversed(made):
+        getattr(module, f"deregister_{kind}")(name)
+
+
+@pytest.fixture
 def events() -> Iterator[Recorder]:
     rec = Recorder()
     name = f"test-{uuid.uuid4()}"

@@ -9,19 +9,6 @@ import pytest
 from nemo_relay import LLMAttributes, LLMHandle, LLMRequest, ScopeType, errors, guardrails, intercepts, llm, scope
 
 
-@pytest.fixture
-def registered():
-    made: list[tuple] = []
-
-    def add(module, kind: str, name: str, *args):
-        getattr(module, f"register_{kind}")(name, *args)
-        made.append((module, kind, name))
-
-    yield add
-    for module, kind, name in reversed(made):
-        getattr(module, f"deregister_{kind}")(name)
-
-
 def test_llm_request_is_immutable_with_copying_properties():
     headers = {"authorization": "x"}
     content = {"messages": [{"role": "user", "content": "hi"}]}

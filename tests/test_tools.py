@@ -10,20 +10,6 @@ import pytest
 from nemo_relay import ScopeType, ToolAttributes, ToolHandle, errors, guardrails, intercepts, scope, tools
 
 
-@pytest.fixture
-def registered():
-    """Registers middleware for the test and removes all of it afterwards."""
-    made: list[tuple] = []
-
-    def add(module, kind: str, name: str, *args):
-        getattr(module, f"register_{kind}")(name, *args)
-        made.append((module, kind, name))
-
-    yield add
-    for module, kind, name in reversed(made):
-        getattr(module, f"deregister_{kind}")(name)
-
-
 def tool_events(events, name="t"):
     return [e for e in events.events if e.name == name]
 

@@ -22,6 +22,17 @@ int nr_py_set_current(nr_py_state *st, PyObject *handle)
     return 0;
 }
 
+PyObject *nr_py_visible_handle(void)
+{
+    nr_error err = NR_ERROR_INIT;
+    nr_scope *top = nr_visible_top(&err);
+    if (top == NULL)
+        return nr_py_raise(&err);
+    PyObject *h = nr_py_handle_for(top);
+    nr_scope_release(top);
+    return h;
+}
+
 PyObject *nr_py_current_handle(nr_py_state *st)
 {
     PyObject *value;
@@ -31,12 +42,7 @@ PyObject *nr_py_current_handle(nr_py_state *st)
         return value;
     /* Unset in this context: seed it from what C shows (override or the
      * thread's binding), so every task keeps its own chain from here on. */
-    nr_error err = NR_ERROR_INIT;
-    nr_scope *top = nr_visible_top(&err);
-    if (top == NULL)
-        return nr_py_raise(&err);
-    PyObject *h = nr_py_handle_for(top);
-    nr_scope_release(top);
+    PyObject *h = nr_py_visible_handle();
     if (h == NULL || nr_py_set_current(st, h) < 0) {
         Py_XDECREF(h);
         return NULL;

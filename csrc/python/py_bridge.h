@@ -36,6 +36,10 @@ typedef struct nr_py_frame {
  * unset).  New reference, or NULL with an exception set. */
 PyObject *nr_py_current_handle(nr_py_state *st);
 
+/* The handle of the chain top C sees now (new reference), or NULL with an
+ * exception. */
+PyObject *nr_py_visible_handle(void);
+
 /* Installs the context's chain as this thread's frame.  -1 with an exception
  * set on failure (nothing installed). */
 int nr_py_frame_enter(nr_py_state *st, nr_py_frame *f);

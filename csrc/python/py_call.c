@@ -258,12 +258,7 @@ static PyObject *chainstep_run_sync(ChainStepObject *step)
  * context a coroutine met on a worker runs in (SPEC D5). */
 PyObject *nr_py_context_for_loop(nr_py_state *st, nr_py_env *env)
 {
-    nr_error err = NR_ERROR_INIT;
-    nr_scope *top = nr_visible_top(&err);
-    if (top == NULL)
-        return nr_py_raise(&err);
-    PyObject *h = nr_py_handle_for(top);
-    nr_scope_release(top);
+    PyObject *h = nr_py_visible_handle();
     PyObject *ctx = h != NULL ? (env->context != NULL ? PyContext_Copy(env->context)
                                                       : PyContext_CopyCurrent())
                               : NULL;

@@ -32,16 +32,22 @@ void nr_py_cb_free(void *ud)
     free(cb);
 }
 
-PyObject *nr_py_register(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
-                         PyObject *name, int32_t priority, bool break_chain, PyObject *callable,
-                         nr_callback_fn fn)
+/* A registration name as UTF-8 (borrowed from name), or NULL with TypeError. */
+static const char *name_arg(PyObject *name)
 {
-    const char *cname;
     if (!PyUnicode_Check(name)) {
         PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
         return NULL;
     }
-    if ((cname = PyUnicode_AsUTF8(name)) == NULL)
+    return PyUnicode_AsUTF8(name);
+}
+
+PyObject *nr_py_register(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
+                         PyObject *name, int32_t priority, bool break_chain, PyObject *callable,
+                         nr_callback_fn fn)
+{
+    const char *cname = name_arg(name);
+    if (cname == NULL)
         return NULL;
     if (!PyCallable_Check(callable)) {
         PyErr_Format(PyExc_TypeError, "%s callback must be callable, not %.100s",
@@ -84,12 +90,8 @@ PyObject *nr_py_register(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_
 PyObject *nr_py_deregister(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
                            PyObject *name)
 {
-    const char *cname;
-    if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
-        return NULL;
-    }
-    if ((cname = PyUnicode_AsUTF8(name)) == NULL)
+    const char *cname = name_arg(name);
+    if (cname == NULL)
         return NULL;
     bool found;
     if (scope_uuid == NULL) {

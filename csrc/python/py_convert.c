@@ -417,6 +417,13 @@ PyObject *nr_py_value_to_py(nr_value *v)
     return nr_py_from_cjson(j);
 }
 
+PyObject *nr_py_uuid_str(const nr_uuid *u)
+{
+    char buf[NR_UUID_STR_LEN];
+    nr_uuid_format(u, buf);
+    return PyUnicode_FromStringAndSize(buf, NR_UUID_STR_LEN - 1);
+}
+
 /* ---- timestamps ----------------------------------------------------------- */
 
 int nr_py_timestamp(PyObject *obj, int64_t *out, bool *present)

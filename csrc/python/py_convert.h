@@ -14,6 +14,7 @@
 
 #include "py_state.h"
 
+#include "nr_clock.h"
 #include "nr_value.h"
 
 #include <cjson/cJSON.h>
@@ -58,6 +59,9 @@ int nr_py_timestamp(PyObject *obj, int64_t *out, bool *present);
 
 /* datetime for microseconds since the epoch (UTC, aware). */
 PyObject *nr_py_datetime_from_us(int64_t us);
+
+/* The hyphenated lowercase form of a uuid, as str. */
+PyObject *nr_py_uuid_str(const nr_uuid *u);
 
 int nr_py_convert_init(nr_py_state *st);
 

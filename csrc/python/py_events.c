@@ -35,13 +35,6 @@ static int event_traverse(EventObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static PyObject *uuid_str(const nr_uuid *u)
-{
-    char buf[NR_UUID_STR_LEN];
-    nr_uuid_format(u, buf);
-    return PyUnicode_FromStringAndSize(buf, 36);
-}
-
 static PyObject *get_kind(EventObject *self, void *c)
 {
     (void)c;
@@ -64,7 +57,7 @@ static PyObject *get_atof_version(EventObject *self, void *c)
 static PyObject *get_uuid(EventObject *self, void *c)
 {
     (void)c;
-    return uuid_str(&self->ev->uuid);
+    return nr_py_uuid_str(&self->ev->uuid);
 }
 
 static PyObject *get_parent_uuid(EventObject *self, void *c)
@@ -72,7 +65,7 @@ static PyObject *get_parent_uuid(EventObject *self, void *c)
     (void)c;
     if (!self->ev->has_parent)
         Py_RETURN_NONE;
-    return uuid_str(&self->ev->parent_uuid);
+    return nr_py_uuid_str(&self->ev->parent_uuid);
 }
 
 static PyObject *get_timestamp(EventObject *self, void *c)

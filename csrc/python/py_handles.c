@@ -73,17 +73,10 @@ static int handle_traverse(HandleObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static PyObject *uuid_str(const nr_uuid *u)
-{
-    char buf[NR_UUID_STR_LEN];
-    nr_uuid_format(u, buf);
-    return PyUnicode_FromStringAndSize(buf, 36);
-}
-
 static PyObject *handle_get_uuid(HandleObject *self, void *c)
 {
     (void)c;
-    return uuid_str(&self->node->uuid);
+    return nr_py_uuid_str(&self->node->uuid);
 }
 
 static PyObject *handle_get_name(HandleObject *self, void *c)
@@ -97,7 +90,7 @@ static PyObject *handle_get_parent_uuid(HandleObject *self, void *c)
     (void)c;
     if (!self->node->has_parent)
         Py_RETURN_NONE;
-    return uuid_str(&self->node->parent_uuid);
+    return nr_py_uuid_str(&self->node->parent_uuid);
 }
 
 static PyObject *lazy_types(nr_py_state *st)
