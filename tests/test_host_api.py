@@ -15,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
+import json
+import threading
+import weakref
 
 import pytest
 
@@ -74,6 +77,8 @@ def probe_handle(library) -> ctypes.CDLL:
         lib.probe_run_string_checks.restype = ctypes.c_uint64
         lib.probe_string_check_name.argtypes = [ctypes.c_int]
         lib.probe_string_check_name.restype = ctypes.c_char_p
+        lib.probe_thread_report.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        lib.probe_thread_report.restype = ctypes.c_int
         _LIBS[key] = lib
     return _LIBS[key]
 
@@ -621,3 +626,290 @@ def test_entry_resets_the_probe_between_loads(plugin_dir, probe_library):
         assert lib.probe_drop_count() == 0 and lib.probe_free_count() == 0
     assert lib.probe_drop_count() == 1
     assert plugin.list_kinds() == []
+
+
+# ---- 8. plugin threads (reference §5.5, SPEC D2, D3, D5) -------------------------------------
+#
+# The probe does its work on a pthread of its own, joined before its callback
+# returns (next_ctx is valid until the intercept returns, so calling next from
+# there is legal).  probe_thread_report tells what that thread saw; thread ids
+# are strings of threading.get_ident() values (CPython's ident is the
+# pthread_t).
+
+
+def thread_report(lib) -> dict:
+    buf = ctypes.create_string_buffer(4096)
+    n = lib.probe_thread_report(buf, len(buf))
+    assert n > 0, "the probe wrote no thread report"
+    return json.loads(buf.value.decode())
+
+
+class Body:
+    """The tool function: records the thread and the current scope it sees,
+    emits "body-mark", returns {"got": args}."""
+
+    def __init__(self, is_async: bool) -> None:
+        self.is_async = is_async
+        self.seen: list[tuple[int, scope.ScopeHandle]] = []
+
+    def _run(self, args):
+        self.seen.append((threading.get_ident(), scope.get_handle()))
+        scope.event("body-mark")
+        return {"got": args}
+
+    def func(self):
+        if not self.is_async:
+            return self._run
+
+        async def body(args):
+            return self._run(args)
+
+        return body
+
+
+def run_tool(how: str, args: dict, body: Body):
+    """Runs the probe tool inside `with scope.scope("caller")`; returns
+    (caller handle, result, current handle after the call, caller's thread)."""
+    if how == "sync":
+        with scope.scope("caller", ScopeType.Agent) as caller:
+            result = tools.execute_sync("probe-tool", args, body.func())
+            after = scope.get_handle()
+        return caller, result, after, threading.get_ident()
+
+    async def main():
+        with scope.scope("caller", ScopeType.Agent) as caller:
+            result = await tools.execute("probe-tool", args, body.func())
+            after = scope.get_handle()
+        return caller, result, after, threading.get_ident()
+
+    return asyncio.run(main())
+
+
+HOW = [
+    pytest.param("sync", False, id="execute_sync"),
+    pytest.param("async", False, id="execute-sync-body"),
+    pytest.param("async", True, id="execute-async-body"),
+]
+
+
+def check_threads(how, report, body, caller_thread):
+    """Where things ran: execute_sync runs the intercept on the calling thread,
+    await tools.execute on a worker (D5); next ran on the probe's thread, and
+    a sync tool body with it; an async body runs on the caller's loop."""
+    assert report["pthread"] == 0
+    thread, intercept = report["thread"], report["intercept_thread"]
+    assert thread != intercept
+    assert thread != str(caller_thread)
+    if how == "sync":
+        assert intercept == str(caller_thread)
+    else:
+        assert intercept != str(caller_thread)
+    [(body_thread, _)] = body.seen
+    assert str(body_thread) == (str(caller_thread) if body.is_async else thread)
+
+
+@pytest.mark.parametrize("how, is_async", HOW)
+def test_next_from_a_plugin_thread_runs_under_the_callers_stack(active, events, how, is_async):
+    body = Body(is_async)
+    args = {"probe": "next_on_thread", "x": 1}
+    caller, result, after, caller_thread = run_tool(how, args, body)
+    assert result == {"got": args}
+    assert after == caller  # the caller's chain is as it was
+    report = thread_report(active)
+    assert report == {
+        "mode": "next_on_thread",
+        "intercept_thread": report["intercept_thread"],
+        "intercept_active": True,   # the intercept sees the caller's frame
+        "thread": report["thread"],
+        "active_before": False,     # the probe's thread has no stack of its own
+        "next": OK,
+        "active_after_next": False,  # next put nothing on the thread
+        "pthread": 0,
+    }
+    check_threads(how, report, body, caller_thread)
+    flushed(events)
+    # the rest of the chain ran under the caller's stack, on the probe's thread
+    assert one(events, "body-mark").parent_uuid == caller.uuid
+    [(_, seen)] = body.seen
+    assert seen == caller
+    assert one(events, "probe-tool", "start").parent_uuid == caller.uuid
+    assert one(events, "probe-tool", "end").data == {"got": args}
+
+
+@pytest.mark.parametrize("how, is_async", HOW)
+def test_a_push_on_a_plugin_thread_without_a_stack_stays_off_the_chain(active, events, how, is_async):
+    # The probe's thread chose no stack: its push lands on the thread's lazily
+    # created default stack (not explicit, so scope_stack_active() stays
+    # false) and next still runs under the caller's stack, not under the push.
+    body = Body(is_async)
+    args = {"probe": "next_on_thread_pushed"}
+    caller, result, after, caller_thread = run_tool(how, args, body)
+    assert result == {"got": args}
+    assert after == caller
+    report = thread_report(active)
+    assert report == {
+        "mode": "next_on_thread_pushed",
+        "intercept_thread": report["intercept_thread"],
+        "intercept_active": True,
+        "thread": report["thread"],
+        "active_before": False,
+        "push": OK,
+        "active_after_push": False,  # a default stack is not a choice
+        "next": OK,
+        "active_after_next": False,
+        "pop": OK,  # the pushed scope was still on top of the thread's stack
+        "pthread": 0,
+    }
+    check_threads(how, report, body, caller_thread)
+    flushed(events)
+    pushed_start = one(events, "plugin-thread-scope", "start")
+    pushed_end = one(events, "plugin-thread-scope", "end")
+    mark = one(events, "body-mark")
+    assert mark.parent_uuid == caller.uuid
+    assert mark.parent_uuid != pushed_start.uuid
+    [(_, seen)] = body.seen
+    assert seen == caller
+    # the push went under the thread's default root, not under the caller
+    assert pushed_start.parent_uuid not in (caller.uuid, one(events, "probe-tool", "start").uuid)
+    assert pushed_end.uuid == pushed_start.uuid
+    order = [e.name for e in events.events if e.name in ("plugin-thread-scope", "body-mark")]
+    assert order == ["plugin-thread-scope", "body-mark", "plugin-thread-scope"]
+
+
+@pytest.mark.parametrize("how, is_async", HOW)
+def test_next_from_a_plugin_thread_with_its_own_stack(active, events, how, is_async):
+    # The probe's thread binds a stack of its own and pushes on it before
+    # calling next: the thread chose a stack, so its choice wins.
+    body = Body(is_async)
+    args = {"probe": "next_on_thread_own"}
+    caller, result, after, caller_thread = run_tool(how, args, body)
+    assert result == {"got": args}
+    assert after == caller  # popped, restored and freed: the caller's chain is intact
+    report = thread_report(active)
+    assert report == {
+        "mode": "next_on_thread_own",
+        "intercept_thread": report["intercept_thread"],
+        "intercept_active": True,
+        "thread": report["thread"],
+        "active_before": False,
+        "capture": OK,
+        "create": OK,
+        "set_thread": OK,
+        "active_after_bind": True,
+        "push": OK,
+        "active_after_push": True,
+        "next": OK,
+        "active_after_next": True,
+        "pop": OK,  # next left the thread's own stack as it was
+        "restore": OK,
+        "active_after_restore": False,  # back to no binding
+        "pthread": 0,
+    }
+    check_threads(how, report, body, caller_thread)
+    flushed(events)
+    own_start = one(events, "plugin-own-scope", "start")
+    assert one(events, "plugin-own-scope", "end").uuid == own_start.uuid
+    assert own_start.parent_uuid != caller.uuid  # the new stack's own root
+    assert one(events, "body-mark").parent_uuid == own_start.uuid
+    [(_, seen)] = body.seen
+    assert seen.uuid == own_start.uuid and seen.name == "plugin-own-scope"
+    # the call itself still belongs to the caller
+    assert one(events, "probe-tool", "start").parent_uuid == caller.uuid
+    assert one(events, "probe-tool", "end").parent_uuid == caller.uuid
+
+
+@pytest.mark.parametrize("via", ["request_intercepts", "execute_sync"])
+def test_subscriber_on_a_plugin_thread_sees_that_threads_binding(active, events, via):
+    # D3/D4: a subscriber runs inline on the emitting thread, and Python code
+    # called from a plugin's own thread sees that thread's binding.
+    seen = []
+
+    def subscriber(event):
+        if event.name == "from-plugin-thread":
+            h = scope.get_handle()
+            seen.append((h.name, h.uuid, threading.get_ident()))
+
+    name = "probe-thread-subscriber"
+    subscribers.register(name, subscriber)
+    try:
+        args = {"probe": "thread_mark"}
+        with scope.scope("caller", ScopeType.Agent) as caller:
+            if via == "request_intercepts":
+                assert tools.request_intercepts("probe-tool", args) == args
+            else:
+                assert tools.execute_sync("probe-tool", args, lambda a: {"got": a}) == {"got": args}
+            assert scope.get_handle() == caller
+    finally:
+        assert subscribers.deregister(name)
+    report = thread_report(active)
+    assert report == {
+        "mode": "thread_mark",
+        "intercept_thread": str(threading.get_ident()),
+        "thread": report["thread"],
+        "active_before": False,
+        "capture": OK,
+        "create": OK,
+        "set_thread": OK,
+        "active_after_bind": True,
+        "push": OK,
+        "mark": OK,
+        "pop": OK,
+        "restore": OK,
+        "active_after_restore": False,
+        "pthread": 0,
+    }
+    flushed(events)
+    outer = one(events, "plugin-thread-outer", "start")
+    assert outer.parent_uuid != caller.uuid  # the thread's own stack
+    assert one(events, "from-plugin-thread").parent_uuid == outer.uuid
+    assert seen == [("plugin-thread-outer", outer.uuid, int(report["thread"]))]
+    assert report["thread"] != report["intercept_thread"]
+
+
+class _Marker:
+    pass
+
+
+def _failing_body(refs):
+    def body(args):
+        local = _Marker()  # kept alive only by this frame (and so by the exception's traceback)
+        refs.append(weakref.ref(local))
+        raise ValueError("body failed")
+
+    return body
+
+
+def test_next_failing_on_a_plugin_thread(active, events):
+    # The tool body raises while the rest of the chain runs on the probe's
+    # thread.  next reports the failure to that thread (status + its last
+    # error); the probe returns the status with a last error of its own on the
+    # intercept's thread, and that is what the caller sees (§1.7: the last
+    # error is per thread).
+    refs = []
+    with scope.scope("caller", ScopeType.Agent) as caller:
+        with pytest.raises(errors.RelayError) as info:
+            tools.execute_sync("probe-tool", {"probe": "next_on_thread"}, _failing_body(refs))
+        assert scope.get_handle() == caller
+    assert type(info.value) is errors.RelayError
+    assert str(info.value) == "probe: next failed on the probe's thread"
+    report = thread_report(active)
+    assert (report["next"], report["active_after_next"]) == (INTERNAL, False)
+    end = one(flushed(events), "probe-tool", "end")
+    assert end.metadata == {"otel.status_code": "ERROR",
+                            "otel.status_description": "probe: next failed on the probe's thread"}
+    # control: the same failure with next called inline frees the body's frame
+    inline = []
+    with pytest.raises(ValueError, match="^body failed$"):
+        tools.execute_sync("probe-tool", {"x": 1}, _failing_body(inline))
+    gc.collect()
+    assert inline[0]() is None
+
+
+# A failed next on a plugin's own thread keeps nothing alive once reported.
+def test_next_failing_on_a_plugin_thread_releases_the_exception(active):
+    refs = []
+    with pytest.raises(errors.RelayError, match="^probe: next failed on the probe's thread$"):
+        tools.execute_sync("probe-tool", {"probe": "next_on_thread"}, _failing_body(refs))
+    assert thread_report(active)["next"] == INTERNAL
+    gc.collect()
+    assert refs[0]() is None, "the body's frame (via its exception) is still alive"

@@ -12,6 +12,7 @@
 #include "nr_scope_ops.h"
 #include "nr_stack.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,7 +153,26 @@ static void api_string_free(NemoRelayNativeString *s)
 static _Thread_local struct {
     char *message;
     bool set;
+    bool armed; /* the exit destructor knows this thread */
 } tls_error;
+
+/* Frees a thread's message when the thread exits (plugins may set one on
+ * threads of their own). */
+static pthread_key_t g_error_key;
+static pthread_once_t g_error_key_once = PTHREAD_ONCE_INIT;
+
+static void error_thread_exit(void *unused)
+{
+    (void)unused;
+    free(tls_error.message);
+    tls_error.message = NULL;
+    tls_error.set = false;
+}
+
+static void make_error_key(void)
+{
+    pthread_key_create(&g_error_key, error_thread_exit);
+}
 
 void nr_native_last_error_clear(void)
 {
@@ -163,6 +183,11 @@ void nr_native_last_error_clear(void)
 
 void nr_native_last_error_set(const char *message)
 {
+    if (!tls_error.armed) {
+        pthread_once(&g_error_key_once, make_error_key);
+        pthread_setspecific(g_error_key, &tls_error); /* any non-NULL value arms it */
+        tls_error.armed = true;
+    }
     char *copy = nr_strdup(message != NULL ? message : "");
     free(tls_error.message);
     tls_error.message = copy;

@@ -13,6 +13,7 @@
 #include "nr_json.h"
 #include "nr_stream.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,7 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
 typedef struct native_next {
     const nr_next *next;
     bool llm;
+    pthread_t owner; /* the thread the execution intercept was called on */
 } native_next;
 
 /* The last failure of a host continuation on this thread, kept so that a
@@ -308,7 +310,12 @@ static NemoRelayStatus continue_chain(const NemoRelayNativeString *input, void *
     nr_value_release(result);
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_last_error_set(nr_error_message(&err));
-        nr_error_move(&tls_next_error, &err);
+        /* Only the intercept's own thread reads the stash back; a plugin
+         * thread's failure is reported by its text alone. */
+        if (pthread_equal(pthread_self(), nx->owner))
+            nr_error_move(&tls_next_error, &err);
+        else
+            nr_error_clear(&err);
         return st;
     }
     return NEMO_RELAY_STATUS_OK;
@@ -353,7 +360,7 @@ static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_valu
     NemoRelayStatus st;
     if (payload == NULL)
         return STATUS_OF(err);
-    native_next nx = {next, llm};
+    native_next nx = {next, llm, pthread_self()};
     NemoRelayNativeString *result = NULL;
     nr_error_clear(&tls_next_error);
     nr_native_last_error_clear();
