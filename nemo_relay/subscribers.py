@@ -9,14 +9,19 @@ scope chain current.  A subscriber that raises is reported as a
 from __future__ import annotations
 
 from ._native import subscribers_deregister as deregister
+from ._native import subscribers_flush as _flush
 from ._native import subscribers_register as register
 
 __all__ = ["register", "deregister", "flush"]
 
 
 def flush() -> None:
-    """Wait until every event emitted so far has been delivered.
+    """Make every event emitted so far durable with its subscribers.
 
-    Delivery is synchronous, so this returns at once; it exists so code
-    written for NeMo Relay's queued delivery keeps working.
+    Delivery is synchronous, so every event has already reached every
+    subscriber; what remains is output a subscriber buffers.  Native
+    subscribers that buffer (the bundled ``atof_file`` plugin, or any library
+    exporting ``nemo_relay_native_subscriber_flush_v1``) write it out before
+    this returns.  Code written for NeMo Relay's queued delivery keeps working.
     """
+    _flush()

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from nemo_relay import LLMRequest, ScopeType, errors, guardrails, llm, plugin, scope, tools
+from nemo_relay import LLMRequest, ScopeType, errors, guardrails, llm, plugin, scope, subscribers, tools
 from nemo_relay.plugins import manifest, names
 
 SECRETS = ("sk-live-0123456789", "hunter2-admin", "s3cr3t-token-value", "Bearer eyJhbGciOi")
@@ -319,18 +319,25 @@ async def test_flush_every_n_events_and_when_cleared(tmp_path):
     assert [e["data"] for e in read_events(path)] == list(range(7))  # clearing flushed the rest
 
 
-async def test_flush_mark_flushes_on_demand(tmp_path):
-    path = tmp_path / "events.jsonl"
-    async with await activate(spec("atof_file", {"path": str(path), "flush_every": 1000})):
+async def test_subscribers_flush_writes_every_buffered_file(tmp_path, events):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    config = {"components": [{"kind": "atof_file", "config": {"path": str(second), "flush_every": 1000}}]}
+    async with await activate(spec("atof_file", {"path": str(first), "flush_every": 1000}), config=config):
+        subscribers.flush()  # nothing buffered yet: nothing written
+        assert read_lines(first) == [] and read_lines(second) == []
         for i in range(3):
             scope.event("m", data=i)
-        assert read_lines(path) == []
-        scope.event("nemo_relay.flush")
-        written = read_events(path)
-        assert [e["name"] for e in written] == ["m", "m", "m", "nemo_relay.flush"]
-        scope.event("m", data={"name": "nemo_relay.flush"})  # only a mark *named* so flushes
-        assert len(read_lines(path)) == 4
-    assert len(read_lines(path)) == 5
+        assert read_lines(first) == [] and read_lines(second) == []  # buffered
+        recorded = len(events.events)
+        subscribers.flush()
+        assert [e["data"] for e in read_events(first)] == [0, 1, 2]
+        assert read_events(second) == read_events(first)
+        assert len(events.events) == recorded  # flushing emits no event of its own
+        scope.event("m", data=3)
+        assert len(read_lines(first)) == 3  # buffering resumes after a flush
+    assert [e["data"] for e in read_events(first)] == [0, 1, 2, 3]  # clearing flushed the rest
+    subscribers.flush()  # the sinks are gone: nothing left to call
+    assert read_events(second) == read_events(first)
 
 
 def test_validation_opens_the_file_but_leaves_no_trace(tmp_path):

@@ -381,6 +381,18 @@ typedef struct NemoRelayNativePluginV1 {
 typedef NemoRelayStatus (*NemoRelayNativePluginEntry)(const NemoRelayNativeHostApiV1 *host,
                                                       NemoRelayNativePluginV1 *out);
 
+/* ------------------------------------------------------------------------ */
+/* Optional nemo_relay extension (not part of NeMo Relay's ABI v1, which
+ * ignores it; it changes no layout above).
+ *
+ * A subscriber that buffers events can be told to write them out.  If the
+ * library exports this symbol, nemo_relay's subscribers.flush() calls it once
+ * for every subscriber the library has registered, with that registration's
+ * user_data, on the calling thread and with no host lock held.  It may run
+ * concurrently with the subscriber callback itself. */
+#define NEMO_RELAY_NATIVE_SUBSCRIBER_FLUSH_SYMBOL "nemo_relay_native_subscriber_flush_v1"
+typedef void (*NemoRelayNativeSubscriberFlushFn)(void *subscriber_user_data);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,6 +65,7 @@ typedef struct nr_native_instance {
     nr_refcount refs;
     void *library;                 /* dlopen handle */
     NemoRelayNativePluginV1 desc;  /* as the entry filled it */
+    NemoRelayNativeSubscriberFlushFn subscriber_flush; /* optional export, may be NULL */
     char *kind;
     char *library_path;
     char *manifest_path;

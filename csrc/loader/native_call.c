@@ -106,6 +106,14 @@ static void adapt_subscriber(void *ud, nr_event *ev)
     AS(NemoRelayNativeEventSubscriberCb, n)(n->user_data, name_view(json, &view));
 }
 
+/* subscribers.flush(): the library's optional flush export, for this
+ * registration's user_data. */
+static void adapt_subscriber_flush(void *ud)
+{
+    native_cb *n = ud;
+    n->instance->subscriber_flush(n->user_data);
+}
+
 /* ---- transforms: sanitizers and the tool request intercept ----------------------------- */
 
 static NemoRelayStatus adapt_tool_json(void *ud, const nr_call_info *ci, nr_value *in,
@@ -646,6 +654,7 @@ NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kin
         .fn = adapter_for(kind),
         .user_data = n,
         .free_fn = native_cb_free,
+        .flush = pctx->instance->subscriber_flush != NULL ? adapt_subscriber_flush : NULL,
         .owner = &pctx->instance->owner,
     };
     NemoRelayStatus st = nr_plugin_ctx_register(pctx->ctx, &spec, &err);

@@ -206,6 +206,11 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     inst->desc.allows_multiple_components = read_bool(&desc.allows_multiple_components);
     inst->kind = kind;
     inst->library_path = library_path;
+    /* an optional nemo_relay extension; its absence is not an error */
+    void *flush_sym = dlsym(library, NEMO_RELAY_NATIVE_SUBSCRIBER_FLUSH_SYMBOL);
+    if (flush_sym != NULL)
+        memcpy(&inst->subscriber_flush, &flush_sym, sizeof inst->subscriber_flush);
+    dlerror();
     nr_manifest_clear(&m);
     free(text);
     *out = inst;

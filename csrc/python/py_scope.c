@@ -5,6 +5,7 @@
 #include "py_callbacks.h"
 #include "py_convert.h"
 
+#include "nr_emit.h"
 #include "nr_registry.h"
 #include "nr_scope_ops.h"
 
@@ -340,6 +341,18 @@ static PyObject *subscribers_deregister(PyObject *mod, PyObject *name)
     return nr_py_deregister(PyModule_GetState(mod), NR_MW_SUBSCRIBER, NULL, name);
 }
 
+/* Buffering (native) subscribers write out what they hold; file I/O, so
+ * without the GIL. */
+static PyObject *subscribers_flush(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    PyThreadState *ts = nr_py_native_begin();
+    nr_emit_flush();
+    nr_py_native_end(ts);
+    Py_RETURN_NONE;
+}
+
 static PyObject *scope_register_subscriber(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
@@ -391,6 +404,8 @@ PyMethodDef nr_py_scope_methods[] = {
     {"subscribers_register", (PyCFunction)(void (*)(void))subscribers_register, METH_FASTCALL,
      "register(name, callback) -> None"},
     {"subscribers_deregister", subscribers_deregister, METH_O, "deregister(name) -> bool"},
+    {"subscribers_flush", subscribers_flush, METH_NOARGS,
+     "flush() -> None: buffering native subscribers write out what they hold."},
     {"scope_register_subscriber", (PyCFunction)(void (*)(void))scope_register_subscriber,
      METH_FASTCALL, "register_subscriber(scope_handle, name, callback) -> None"},
     {"scope_deregister_subscriber", (PyCFunction)(void (*)(void))scope_deregister_subscriber,

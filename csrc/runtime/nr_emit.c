@@ -17,3 +17,14 @@ void nr_emit(nr_event *ev, nr_scope *chain_top)
         subs->items[i]->fn.subscriber(subs->items[i]->user_data, ev);
     nr_snapshot_release(&snap);
 }
+
+void nr_emit_flush(void)
+{
+    nr_snapshot snap;
+    nr_snapshot_take(&snap, NULL, NR_MW_BIT(NR_MW_SUBSCRIBER));
+    const nr_mw_list *subs = nr_snapshot_list(&snap, NR_MW_SUBSCRIBER);
+    for (size_t i = 0; i < subs->n; i++)
+        if (subs->items[i]->flush != NULL)
+            subs->items[i]->flush(subs->items[i]->user_data);
+    nr_snapshot_release(&snap);
+}

@@ -19,4 +19,9 @@ bool nr_emit_wanted(void);
  * global subscribers only). */
 void nr_emit(nr_event *ev, nr_scope *chain_top);
 
+/* Asks every global subscriber that buffers (its record has a flush
+ * function) to write out what it holds, on this thread, with no lock held.
+ * Delivery itself is synchronous, so nothing else is pending. */
+void nr_emit_flush(void);
+
 #endif /* NR_EMIT_H */

@@ -182,6 +182,7 @@ static nr_callback *callback_new(const nr_callback_spec *spec, nr_error *err)
     cb->fn = spec->fn;
     cb->user_data = spec->user_data;
     cb->free_fn = spec->free_fn;
+    cb->flush = spec->kind == NR_MW_SUBSCRIBER ? spec->flush : NULL;
     cb->owner = spec->owner;
     return cb;
 }

@@ -122,6 +122,7 @@ typedef struct nr_callback {
     nr_callback_fn fn;
     void *user_data;
     void (*free_fn)(void *user_data);
+    void (*flush)(void *user_data); /* subscribers: see nr_emit_flush; may be NULL */
     nr_owner *owner;    /* retained while the record lives */
 } nr_callback;
 
@@ -134,6 +135,7 @@ typedef struct nr_callback_spec {
     nr_callback_fn fn;
     void *user_data;
     void (*free_fn)(void *user_data);
+    void (*flush)(void *user_data); /* subscribers only; may be NULL */
     nr_owner *owner;  /* retained on success */
 } nr_callback_spec;
 

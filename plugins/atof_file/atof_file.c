@@ -19,9 +19,9 @@
  *   - when the configuration is cleared (plugin.clear(), leaving
  *     `async with plugin.plugin(...)` / initialize_with_dynamic_plugins, a new
  *     initialize): the subscriber's free_fn flushes and closes the file;
- *   - on demand: a mark event named "nemo_relay.flush" (e.g.
- *     scope.event("nemo_relay.flush")) is written like any event and then
- *     everything buffered is flushed.
+ *   - on demand: nemo_relay.subscribers.flush() calls this library's
+ *     nemo_relay_native_subscriber_flush_v1 export (a nemo_relay extension
+ *     of ABI v1; hosts that do not know it simply never call it).
  *
  * Validation returns diagnostics [{level, code, message, component, field}]:
  * errors atof_file.missing_path, atof_file.invalid_path,
@@ -72,7 +72,6 @@ typedef NemoRelayNativePluginContext PluginContext;
 #define AF_OK NEMO_RELAY_STATUS_OK
 #define AF_DEFAULT_FLUSH_EVERY 64
 #define AF_MAX_BUFFER_BYTES ((size_t)1 << 20)
-#define AF_FLUSH_MARK "nemo_relay.flush"
 
 NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_atof_file_plugin(const HostApi *host,
                                                                      NemoRelayNativePluginV1 *out);
@@ -153,18 +152,6 @@ static const char *af_type_name(const cJSON *v)
         return "null";
     }
     return "an invalid value";
-}
-
-/* Whether needle occurs in the first len bytes of data. */
-static bool af_contains(const char *data, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (size_t i = 0; n <= len && i <= len - n; i++) {
-        if (data[i] == needle[0] && memcmp(data + i, needle, n) == 0) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ======================================================================== */
@@ -508,21 +495,6 @@ static void af_sink_free(void *user_data)
     free(s);
 }
 
-/* Is this event the on-demand flush mark? */
-static bool af_is_flush_mark(const char *data, size_t len)
-{
-    if (!af_contains(data, len, "\"" AF_FLUSH_MARK "\"")) {
-        return false; /* the common case: no parse */
-    }
-    cJSON *event = af_parse_bytes(data, len);
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(event, "kind");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(event, "name");
-    bool yes = cJSON_IsString(kind) && strcmp(kind->valuestring, "mark") == 0 &&
-               cJSON_IsString(name) && strcmp(name->valuestring, AF_FLUSH_MARK) == 0;
-    cJSON_Delete(event);
-    return yes;
-}
-
 /* The subscriber.  event_json is borrowed. */
 static NemoRelayStatus af_on_event(void *user_data, const HostString *event_json)
 {
@@ -552,14 +524,13 @@ static NemoRelayStatus af_on_event(void *user_data, const HostString *event_json
         data = compact;
         len = strlen(compact);
     }
-    bool flush_now = af_is_flush_mark(data, len);
 
     int err = 0;
     bool oom = false;
     pthread_mutex_lock(&s->lock);
     if (af_append_locked(s, data, len)) {
         s->pending++;
-        if (flush_now || s->pending >= s->flush_every || s->len >= AF_MAX_BUFFER_BYTES) {
+        if (s->pending >= s->flush_every || s->len >= AF_MAX_BUFFER_BYTES) {
             err = af_flush_locked(s);
         }
     } else {
@@ -589,6 +560,21 @@ static NemoRelayStatus af_on_event(void *user_data, const HostString *event_json
         return status;
     }
     return oom ? af_oom(host) : AF_OK;
+}
+
+/* subscribers.flush(): write out what this sink holds.  A write error drops
+ * the buffered lines as in af_sink_free; this hook has no way to report it. */
+NEMO_RELAY_PLUGIN_EXPORT void nemo_relay_native_subscriber_flush_v1(void *user_data)
+{
+    AfSink *s = user_data;
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->fd >= 0) {
+        (void)af_flush_locked(s);
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* ======================================================================== */

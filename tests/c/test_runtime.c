@@ -381,6 +381,41 @@ static void reg_transform(const char *name, int32_t priority, nr_scope *scope)
     nr_error_clear(&err);
 }
 
+static void noop_subscriber(void *ud, nr_event *ev)
+{
+    (void)ud;
+    (void)ev;
+}
+
+static void count_flush(void *ud)
+{
+    (*(int *)ud)++;
+}
+
+static void test_subscriber_flush(void)
+{
+    int flushed_a = 0, flushed_b = 0;
+    nr_callback_spec a = {.kind = NR_MW_SUBSCRIBER, .name = "buffered", .fn = sub_fn(noop_subscriber),
+                          .user_data = &flushed_a, .flush = count_flush};
+    nr_callback_spec b = {.kind = NR_MW_SUBSCRIBER, .name = "plain", .fn = sub_fn(noop_subscriber),
+                          .user_data = &flushed_b};
+    /* a flush on another kind is not kept: only subscribers buffer events */
+    nr_callback_spec c = {.kind = NR_MW_TOOL_SANITIZE_REQUEST, .name = "not-a-subscriber",
+                          .user_data = &flushed_b, .flush = count_flush};
+    c.fn.transform = noop_transform;
+    CHECK_EQ_INT(nr_register(&a, NULL, NULL), NEMO_RELAY_STATUS_OK);
+    CHECK_EQ_INT(nr_register(&b, NULL, NULL), NEMO_RELAY_STATUS_OK);
+    CHECK_EQ_INT(nr_register(&c, NULL, NULL), NEMO_RELAY_STATUS_OK);
+    nr_emit_flush();
+    CHECK_EQ_INT(flushed_a, 1);
+    CHECK_EQ_INT(flushed_b, 0);
+    CHECK(nr_deregister(NR_MW_SUBSCRIBER, "buffered", NULL));
+    nr_emit_flush();
+    CHECK_EQ_INT(flushed_a, 1); /* deregistered: never flushed again */
+    CHECK(nr_deregister(NR_MW_SUBSCRIBER, "plain", NULL));
+    CHECK(nr_deregister(NR_MW_TOOL_SANITIZE_REQUEST, "not-a-subscriber", NULL));
+}
+
 static void test_ordering(void)
 {
     g_freed = 0;
@@ -442,6 +477,7 @@ int main(void)
     NR_RUN(test_thread_binding);
     NR_RUN(test_subscriber_reentrancy);
     NR_RUN(test_scope_local_subscriber);
+    NR_RUN(test_subscriber_flush);
     NR_RUN(test_ordering);
     NR_RUN(test_json_helpers);
     nr_binding none = {NULL, false};
