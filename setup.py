@@ -135,8 +135,10 @@ class BuildExtWithPlugins(build_ext):
         source = f"plugins/{name}/{name}.c"
         objects = self.compiler.compile(
             [source], output_dir=self.build_temp,
-            include_dirs=["csrc/include"] + [f[2:] for f in cflags_cjson if f.startswith("-I")],
-            extra_postargs=plugin_compile_args, depends=[str(HEADER)])
+            include_dirs=["csrc/include", "plugins/common"]
+            + [f[2:] for f in cflags_cjson if f.startswith("-I")],
+            extra_postargs=plugin_compile_args,
+            depends=[str(HEADER), "plugins/common/plugin_support.h"])
         self.compiler.link_shared_object(
             objects, str(library),
             libraries=[f[2:] for f in libs_cjson if f.startswith("-l")],

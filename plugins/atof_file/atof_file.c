@@ -41,13 +41,14 @@
  * ignored): the buffered lines are dropped, the subscriber returns INTERNAL
  * and the message is left in the host's last error.
  *
- * Depends only on the ABI header, cJSON, libc (POSIX) and pthreads.
+ * Depends only on the ABI header, plugins/common/plugin_support.h, cJSON,
+ * libc (POSIX) and pthreads.
  */
 #if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include "nemo_relay_plugin.h"
+#include "plugin_support.h"
 
 #include <cjson/cJSON.h>
 
@@ -64,10 +65,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-typedef NemoRelayNativeHostApiV1 HostApi;
-typedef NemoRelayNativeString HostString;
-typedef NemoRelayNativePluginContext PluginContext;
-
 #define AF_KIND "atof_file"
 #define AF_OK NEMO_RELAY_STATUS_OK
 #define AF_DEFAULT_FLUSH_EVERY 64
@@ -78,43 +75,9 @@ NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_atof_file_plugin(const HostA
 
 static const char *const af_known_fields[] = {"path", "mode", "flush_every"};
 
-#define AF_COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 /* ======================================================================== */
 /* Small helpers                                                            */
 /* ======================================================================== */
-
-static char *af_vformat(const char *fmt, va_list ap)
-{
-    va_list copy;
-    va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
-    va_end(copy);
-    if (n < 0) {
-        return NULL;
-    }
-    char *out = malloc((size_t)n + 1);
-    if (out != NULL) {
-        vsnprintf(out, (size_t)n + 1, fmt, ap);
-    }
-    return out;
-}
-
-/* A malloc'd formatted string, or NULL when out of memory. */
-static char *af_format(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static char *af_format(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *out = af_vformat(fmt, ap);
-    va_end(ap);
-    return out;
-}
 
 /* The text of an errno value, thread-safely (GNU and POSIX strerror_r). */
 static void af_errno_text(int err, char *buf, size_t len)
@@ -131,106 +94,6 @@ static void af_errno_text(int err, char *buf, size_t len)
 #endif
 }
 
-static const char *af_type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v)) {
-        return "a string";
-    }
-    if (cJSON_IsNumber(v)) {
-        return "a number";
-    }
-    if (cJSON_IsBool(v)) {
-        return "a boolean";
-    }
-    if (cJSON_IsArray(v)) {
-        return "an array";
-    }
-    if (cJSON_IsObject(v)) {
-        return "an object";
-    }
-    if (cJSON_IsNull(v)) {
-        return "null";
-    }
-    return "an invalid value";
-}
-
-/* ======================================================================== */
-/* Host strings, errors and JSON                                            */
-/* ======================================================================== */
-
-static NemoRelayStatus af_text(const HostApi *host, const char *text, HostString **out)
-{
-    *out = NULL;
-    return host->string_new((const uint8_t *)text, strlen(text), out);
-}
-
-/* Describes a failure for the host (it copies the message), returns status. */
-static NemoRelayStatus af_fail(const HostApi *host, NemoRelayStatus status, const char *message)
-{
-    HostString *s = NULL;
-    if (af_text(host, message, &s) == AF_OK) {
-        host->last_error_set(s);
-    }
-    host->string_free(s);
-    return status;
-}
-
-static NemoRelayStatus af_oom(const HostApi *host)
-{
-    return af_fail(host, NEMO_RELAY_STATUS_INTERNAL, AF_KIND ": out of memory");
-}
-
-static bool af_only_whitespace(const char *p, const char *end)
-{
-    for (; p < end; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Length-bounded parse of bytes that are not NUL-terminated; NULL if invalid
- * (or out of memory). */
-static cJSON *af_parse_bytes(const char *data, size_t len)
-{
-    if (data == NULL || len == 0) {
-        return NULL;
-    }
-    const char *end = NULL;
-    cJSON *value = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-    if (value != NULL && !af_only_whitespace(end, data + len)) {
-        cJSON_Delete(value);
-        value = NULL;
-    }
-    return value;
-}
-
-/* Plugin config must be a JSON object. */
-static NemoRelayStatus af_parse_config(const HostApi *host, const HostString *config, cJSON **out)
-{
-    *out = af_parse_bytes((const char *)host->string_data(config), host->string_len(config));
-    if (!cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
-        return af_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
-                       AF_KIND ": plugin config is not a JSON object");
-    }
-    return AF_OK;
-}
-
-static NemoRelayStatus af_print(const HostApi *host, const cJSON *value, HostString **out)
-{
-    *out = NULL;
-    char *text = cJSON_PrintUnformatted(value);
-    if (text == NULL) {
-        return af_oom(host);
-    }
-    NemoRelayStatus status = host->string_new((const uint8_t *)text, strlen(text), out);
-    cJSON_free(text);
-    return status;
-}
-
 /* ======================================================================== */
 /* Config checking (shared by validate and register)                        */
 /* ======================================================================== */
@@ -241,57 +104,8 @@ typedef struct AfSettings {
     size_t flush_every;
 } AfSettings;
 
-typedef struct AfCheck {
-    cJSON *diags;      /* diagnostics array being built, or NULL */
-    int errors;        /* error-level problems found */
-    bool oom;          /* out of memory while checking */
-    char *first_error; /* message of the first error (malloc'd) */
-} AfCheck;
-
-static void af_diag(AfCheck *check, bool error, const char *code, const char *field,
-                    const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
-
-static void af_diag(AfCheck *check, bool error, const char *code, const char *field,
-                    const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *message = af_vformat(fmt, ap);
-    va_end(ap);
-    if (error) {
-        check->errors++;
-    }
-    if (message == NULL) {
-        check->oom = true;
-        return;
-    }
-    if (check->diags != NULL) {
-        cJSON *d = cJSON_CreateObject();
-        bool ok = d != NULL && cJSON_AddStringToObject(d, "level", error ? "error" : "warning") &&
-                  cJSON_AddStringToObject(d, "code", code) &&
-                  cJSON_AddStringToObject(d, "message", message) &&
-                  cJSON_AddStringToObject(d, "component", AF_KIND) &&
-                  (field == NULL || cJSON_AddStringToObject(d, "field", field));
-        if (ok && cJSON_AddItemToArray(check->diags, d)) {
-            d = NULL;
-        } else {
-            check->oom = true;
-        }
-        cJSON_Delete(d);
-    }
-    if (error && check->first_error == NULL) {
-        check->first_error = message;
-    } else {
-        free(message);
-    }
-}
-
 /* Checks every field; *out is only meaningful when check->errors is 0. */
-static void af_check_config(AfCheck *check, const cJSON *config, AfSettings *out)
+static void af_check_config(PsCheck *check, const cJSON *config, AfSettings *out)
 {
     out->path = NULL;
     out->overwrite = false;
@@ -301,11 +115,11 @@ static void af_check_config(AfCheck *check, const cJSON *config, AfSettings *out
     cJSON_ArrayForEach(field, config)
     {
         bool known = false;
-        for (size_t i = 0; i < AF_COUNT(af_known_fields); i++) {
+        for (size_t i = 0; i < PS_COUNT(af_known_fields); i++) {
             known = known || (field->string != NULL && strcmp(field->string, af_known_fields[i]) == 0);
         }
         if (!known) {
-            af_diag(check, false, "atof_file.unknown_field", field->string,
+            ps_diag(check, false, "atof_file.unknown_field", field->string,
                     AF_KIND ": unknown config field '%s' is ignored (known fields: path, mode, "
                     "flush_every)",
                     field->string != NULL ? field->string : "");
@@ -314,13 +128,13 @@ static void af_check_config(AfCheck *check, const cJSON *config, AfSettings *out
 
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, "path");
     if (v == NULL || cJSON_IsNull(v)) {
-        af_diag(check, true, "atof_file.missing_path", "path",
+        ps_diag(check, true, "atof_file.missing_path", "path",
                 AF_KIND ": path is required (the file that receives one JSON line per event)");
     } else if (!cJSON_IsString(v) || v->valuestring == NULL) {
-        af_diag(check, true, "atof_file.invalid_path", "path",
-                AF_KIND ": path must be a string, not %s", af_type_name(v));
+        ps_diag(check, true, "atof_file.invalid_path", "path",
+                AF_KIND ": path must be a string, not %s", ps_type_name(v));
     } else if (v->valuestring[0] == '\0') {
-        af_diag(check, true, "atof_file.invalid_path", "path", AF_KIND ": path must not be empty");
+        ps_diag(check, true, "atof_file.invalid_path", "path", AF_KIND ": path must not be empty");
     } else {
         out->path = v->valuestring;
     }
@@ -333,11 +147,11 @@ static void af_check_config(AfCheck *check, const cJSON *config, AfSettings *out
                    strcmp(v->valuestring, "overwrite") == 0) {
             out->overwrite = true;
         } else if (cJSON_IsString(v) && v->valuestring != NULL) {
-            af_diag(check, true, "atof_file.invalid_mode", "mode",
+            ps_diag(check, true, "atof_file.invalid_mode", "mode",
                     AF_KIND ": mode must be \"append\" or \"overwrite\", not \"%s\"", v->valuestring);
         } else {
-            af_diag(check, true, "atof_file.invalid_mode", "mode",
-                    AF_KIND ": mode must be \"append\" or \"overwrite\", not %s", af_type_name(v));
+            ps_diag(check, true, "atof_file.invalid_mode", "mode",
+                    AF_KIND ": mode must be \"append\" or \"overwrite\", not %s", ps_type_name(v));
         }
     }
 
@@ -347,10 +161,10 @@ static void af_check_config(AfCheck *check, const cJSON *config, AfSettings *out
         /* range first: converting an out-of-range double to an integer is UB */
         if (!cJSON_IsNumber(v) || !(d >= 1.0 && d <= (double)INT32_MAX) ||
             d != (double)(int32_t)d) {
-            af_diag(check, true, "atof_file.invalid_flush_every", "flush_every",
+            ps_diag(check, true, "atof_file.invalid_flush_every", "flush_every",
                     AF_KIND ": flush_every must be an integer between 1 and %ld, not %s",
                     (long)INT32_MAX,
-                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : af_type_name(v));
+                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : ps_type_name(v));
         } else {
             out->flush_every = (size_t)(int32_t)d;
         }
@@ -506,20 +320,20 @@ static NemoRelayStatus af_on_event(void *user_data, const HostString *event_json
     const char *data = (const char *)host->string_data(event_json);
     size_t len = host->string_len(event_json);
     if (data == NULL || len == 0) {
-        return af_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, AF_KIND ": empty event");
+        return ps_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, AF_KIND ": empty event");
     }
     /* A line must hold exactly one event: re-print an event that contains
      * line breaks (only possible as whitespace between JSON tokens). */
     char *compact = NULL;
     if (memchr(data, '\n', len) != NULL || memchr(data, '\r', len) != NULL) {
-        cJSON *event = af_parse_bytes(data, len);
+        cJSON *event = ps_parse_bytes(data, len);
         if (event == NULL) {
-            return af_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, AF_KIND ": event is not valid JSON");
+            return ps_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, AF_KIND ": event is not valid JSON");
         }
         compact = cJSON_PrintUnformatted(event);
         cJSON_Delete(event);
         if (compact == NULL) {
-            return af_oom(host);
+            return ps_oom(host, AF_KIND);
         }
         data = compact;
         len = strlen(compact);
@@ -547,19 +361,19 @@ static NemoRelayStatus af_on_event(void *user_data, const HostString *event_json
     if (err != 0) {
         char reason[256];
         af_errno_text(err, reason, sizeof reason);
-        message = af_format(AF_KIND ": writing to '%s' failed: %s (buffered events dropped)",
+        message = ps_format(AF_KIND ": writing to '%s' failed: %s (buffered events dropped)",
                             s->path, reason);
     }
     pthread_mutex_unlock(&s->lock);
     cJSON_free(compact);
     if (err != 0) {
         NemoRelayStatus status = message != NULL
-                                     ? af_fail(host, NEMO_RELAY_STATUS_INTERNAL, message)
-                                     : af_oom(host);
+                                     ? ps_fail(host, NEMO_RELAY_STATUS_INTERNAL, message)
+                                     : ps_oom(host, AF_KIND);
         free(message);
         return status;
     }
-    return oom ? af_oom(host) : AF_OK;
+    return oom ? ps_oom(host, AF_KIND) : AF_OK;
 }
 
 /* subscribers.flush(): write out what this sink holds.  A write error drops
@@ -598,11 +412,11 @@ static NemoRelayStatus af_plugin_validate(void *user_data, const HostString *plu
     }
     const HostApi *host = plugin->host;
     cJSON *config = NULL;
-    NemoRelayStatus status = af_parse_config(host, plugin_config_json, &config);
+    NemoRelayStatus status = ps_parse_config(host, AF_KIND, plugin_config_json, &config);
     if (status != AF_OK) {
         return status;
     }
-    AfCheck check = {cJSON_CreateArray(), 0, false, NULL};
+    PsCheck check = {AF_KIND, cJSON_CreateArray(), 0, false, NULL};
     AfSettings settings;
     if (check.diags == NULL) {
         check.oom = true;
@@ -613,12 +427,13 @@ static NemoRelayStatus af_plugin_validate(void *user_data, const HostString *plu
             if (err != 0) {
                 char reason[256];
                 af_errno_text(err, reason, sizeof reason);
-                af_diag(&check, true, "atof_file.open_failed", "path",
+                ps_diag(&check, true, "atof_file.open_failed", "path",
                         AF_KIND ": cannot open '%s' for writing: %s", settings.path, reason);
             }
         }
     }
-    status = check.oom ? af_oom(host) : af_print(host, check.diags, out_diagnostics_json);
+    status = check.oom ? ps_oom(host, AF_KIND)
+                       : ps_print(host, AF_KIND, check.diags, out_diagnostics_json);
     if (status != AF_OK) {
         host->string_free(*out_diagnostics_json);
         *out_diagnostics_json = NULL;
@@ -639,7 +454,7 @@ static AfSink *af_sink_open(const HostApi *host, const AfSettings *settings, Nem
     if (s == NULL || path == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
         free(path);
         free(s);
-        *status = af_oom(host);
+        *status = ps_oom(host, AF_KIND);
         return NULL;
     }
     memcpy(path, settings->path, path_len + 1);
@@ -650,8 +465,9 @@ static AfSink *af_sink_open(const HostApi *host, const AfSettings *settings, Nem
     if (s->fd < 0) {
         char reason[256];
         af_errno_text(errno, reason, sizeof reason);
-        char *message = af_format(AF_KIND ": cannot open '%s' for writing: %s", path, reason);
-        *status = message != NULL ? af_fail(host, NEMO_RELAY_STATUS_INTERNAL, message) : af_oom(host);
+        char *message = ps_format(AF_KIND ": cannot open '%s' for writing: %s", path, reason);
+        *status = message != NULL ? ps_fail(host, NEMO_RELAY_STATUS_INTERNAL, message)
+                                  : ps_oom(host, AF_KIND);
         free(message);
         af_sink_free(s);
         return NULL;
@@ -669,20 +485,20 @@ static NemoRelayStatus af_plugin_register(void *user_data, const HostString *plu
     }
     const HostApi *host = plugin->host;
     cJSON *config = NULL;
-    NemoRelayStatus status = af_parse_config(host, plugin_config_json, &config);
+    NemoRelayStatus status = ps_parse_config(host, AF_KIND, plugin_config_json, &config);
     if (status != AF_OK) {
         return status;
     }
-    AfCheck check = {NULL, 0, false, NULL};
+    PsCheck check = {AF_KIND, NULL, 0, false, NULL};
     AfSettings settings;
     af_check_config(&check, config, &settings);
     AfSink *sink = NULL;
     if (check.errors > 0) {
         /* register is only called after a clean validate; be defensive */
-        status = af_fail(host, NEMO_RELAY_STATUS_INVALID_ARG,
+        status = ps_fail(host, NEMO_RELAY_STATUS_INVALID_ARG,
                          check.first_error != NULL ? check.first_error : AF_KIND ": invalid config");
     } else if (check.oom) {
-        status = af_oom(host);
+        status = ps_oom(host, AF_KIND);
     } else {
         sink = af_sink_open(host, &settings, &status);
     }
@@ -692,7 +508,7 @@ static NemoRelayStatus af_plugin_register(void *user_data, const HostString *plu
         return status;
     }
     HostString *name = NULL;
-    status = af_text(host, "atof_file_subscriber", &name);
+    status = ps_text(host, "atof_file_subscriber", &name);
     if (status == AF_OK) {
         status = host->plugin_context_register_subscriber(ctx, name, af_on_event, sink, af_sink_free);
     }
@@ -723,7 +539,7 @@ NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_atof_file_plugin(const HostA
         return NEMO_RELAY_STATUS_INVALID_ARG;
     }
     HostString *kind = NULL;
-    NemoRelayStatus status = af_text(host, AF_KIND, &kind);
+    NemoRelayStatus status = ps_text(host, AF_KIND, &kind);
     if (status != AF_OK) {
         host->string_free(kind);
         return status;
@@ -731,7 +547,7 @@ NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_atof_file_plugin(const HostA
     AfPlugin *plugin = malloc(sizeof *plugin);
     if (plugin == NULL) {
         host->string_free(kind);
-        return af_oom(host);
+        return ps_oom(host, AF_KIND);
     }
     plugin->host = host;
     out->plugin_kind = kind;

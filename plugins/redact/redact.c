@@ -51,9 +51,10 @@
  * registration's free_fn drops one reference; a failed registration's
  * reference is dropped here, since the host took nothing).  Every call works
  * on its own parsed copy of the payload, so callbacks may run concurrently.
- * Depends only on the ABI header, cJSON and libc.
+ * Depends only on the ABI header, plugins/common/plugin_support.h, cJSON
+ * and libc.
  */
-#include "nemo_relay_plugin.h"
+#include "plugin_support.h"
 
 #include <cjson/cJSON.h>
 
@@ -64,10 +65,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef NemoRelayNativeHostApiV1 HostApi;
-typedef NemoRelayNativeString HostString;
-typedef NemoRelayNativePluginContext PluginContext;
 
 #define RD_KIND "redact"
 #define RD_OK NEMO_RELAY_STATUS_OK
@@ -82,8 +79,6 @@ static const char *const rd_default_keys[] = {"api_key", "authorization", "passw
 
 static const char *const rd_known_fields[] = {"keys", "replace_default_keys", "patterns",
                                               "replacement", "priority"};
-
-#define RD_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ======================================================================== */
 /* Small helpers                                                            */
@@ -118,103 +113,6 @@ static bool rd_equal_nocase(const char *a, const char *b)
             return true;
         }
     }
-}
-
-static const char *rd_type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v)) {
-        return "a string";
-    }
-    if (cJSON_IsNumber(v)) {
-        return "a number";
-    }
-    if (cJSON_IsBool(v)) {
-        return "a boolean";
-    }
-    if (cJSON_IsArray(v)) {
-        return "an array";
-    }
-    if (cJSON_IsObject(v)) {
-        return "an object";
-    }
-    if (cJSON_IsNull(v)) {
-        return "null";
-    }
-    return "an invalid value";
-}
-
-/* ======================================================================== */
-/* Host strings, errors and JSON                                            */
-/* ======================================================================== */
-
-static NemoRelayStatus rd_text(const HostApi *host, const char *text, HostString **out)
-{
-    *out = NULL;
-    return host->string_new((const uint8_t *)text, strlen(text), out);
-}
-
-/* Describes a failure for the host (it copies the message), returns status. */
-static NemoRelayStatus rd_fail(const HostApi *host, NemoRelayStatus status, const char *message)
-{
-    HostString *s = NULL;
-    if (rd_text(host, message, &s) == RD_OK) {
-        host->last_error_set(s);
-    }
-    host->string_free(s);
-    return status;
-}
-
-static NemoRelayStatus rd_oom(const HostApi *host)
-{
-    return rd_fail(host, NEMO_RELAY_STATUS_INTERNAL, RD_KIND ": out of memory");
-}
-
-static bool rd_only_whitespace(const char *p, const char *end)
-{
-    for (; p < end; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Length-bounded parse of a borrowed host string (never NUL-terminated). */
-static NemoRelayStatus rd_parse(const HostApi *host, const HostString *s, const char *what,
-                                cJSON **out)
-{
-    *out = NULL;
-    size_t len = host->string_len(s);
-    const char *data = (const char *)host->string_data(s);
-    const char *end = NULL;
-    cJSON *value = NULL;
-    if (len > 0 && data != NULL) {
-        value = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-    }
-    if (value != NULL && !rd_only_whitespace(end, data + len)) {
-        cJSON_Delete(value);
-        value = NULL;
-    }
-    if (value == NULL) {
-        char message[128];
-        snprintf(message, sizeof message, RD_KIND ": %s is not valid JSON", what);
-        return rd_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, message);
-    }
-    *out = value;
-    return RD_OK;
-}
-
-/* Serializes a cJSON value into a new host string (*out transfers). */
-static NemoRelayStatus rd_print(const HostApi *host, const cJSON *value, HostString **out)
-{
-    *out = NULL;
-    char *text = cJSON_PrintUnformatted(value);
-    if (text == NULL) {
-        return rd_oom(host);
-    }
-    NemoRelayStatus status = host->string_new((const uint8_t *)text, strlen(text), out);
-    cJSON_free(text);
-    return status;
 }
 
 /* ======================================================================== */
@@ -269,63 +167,9 @@ static void rd_policy_release(void *user_data)
 /* Config checking (shared by validate and register)                        */
 /* ======================================================================== */
 
-typedef struct RdCheck {
-    cJSON *diags;      /* diagnostics array being built, or NULL */
-    int errors;        /* error-level problems found */
-    bool oom;          /* out of memory while checking */
-    char *first_error; /* message of the first error (malloc'd) */
-} RdCheck;
-
-static void rd_diag(RdCheck *check, bool error, const char *code, const char *field,
-                    const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
-
-static void rd_diag(RdCheck *check, bool error, const char *code, const char *field,
-                    const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *message = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (message == NULL) {
-        check->oom = true;
-        check->errors += error ? 1 : 0;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(message, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    if (error) {
-        check->errors++;
-    }
-    if (check->diags != NULL) {
-        cJSON *d = cJSON_CreateObject();
-        bool ok = d != NULL && cJSON_AddStringToObject(d, "level", error ? "error" : "warning") &&
-                  cJSON_AddStringToObject(d, "code", code) &&
-                  cJSON_AddStringToObject(d, "message", message) &&
-                  cJSON_AddStringToObject(d, "component", RD_KIND) &&
-                  (field == NULL || cJSON_AddStringToObject(d, "field", field));
-        if (ok && cJSON_AddItemToArray(check->diags, d)) {
-            d = NULL;
-        } else {
-            check->oom = true;
-        }
-        cJSON_Delete(d);
-    }
-    if (error && check->first_error == NULL) {
-        check->first_error = message;
-    } else {
-        free(message);
-    }
-}
-
 /* Checks an optional array of non-empty strings; returns it (NULL when absent
  * or invalid; *valid tells them apart). */
-static const cJSON *rd_check_string_array(RdCheck *check, const cJSON *config, const char *field,
+static const cJSON *rd_check_string_array(PsCheck *check, const cJSON *config, const char *field,
                                           const char *code, bool *valid)
 {
     *valid = true;
@@ -335,8 +179,8 @@ static const cJSON *rd_check_string_array(RdCheck *check, const cJSON *config, c
     }
     if (!cJSON_IsArray(v)) {
         *valid = false;
-        rd_diag(check, true, code, field, RD_KIND ": %s must be an array of non-empty strings, not %s",
-                field, rd_type_name(v));
+        ps_diag(check, true, code, field, RD_KIND ": %s must be an array of non-empty strings, not %s",
+                field, ps_type_name(v));
         return NULL;
     }
     int index = 0;
@@ -345,12 +189,12 @@ static const cJSON *rd_check_string_array(RdCheck *check, const cJSON *config, c
     {
         if (!cJSON_IsString(item) || item->valuestring == NULL) {
             *valid = false;
-            rd_diag(check, true, code, field,
+            ps_diag(check, true, code, field,
                     RD_KIND ": %s must be an array of non-empty strings; item %d is %s", field,
-                    index, rd_type_name(item));
+                    index, ps_type_name(item));
         } else if (item->valuestring[0] == '\0') {
             *valid = false;
-            rd_diag(check, true, code, field,
+            ps_diag(check, true, code, field,
                     RD_KIND ": %s must be an array of non-empty strings; item %d is empty", field,
                     index);
         }
@@ -393,7 +237,7 @@ static int rd_longer_first(const void *a, const void *b)
 /* Checks config and, when out is not NULL and there is no error, builds the
  * policy (*out, one reference).  Never fails for bad config: that is what
  * check->errors counts. */
-static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
+static void rd_check_config(PsCheck *check, const cJSON *config, RdPolicy **out)
 {
     if (out != NULL) {
         *out = NULL;
@@ -402,11 +246,11 @@ static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
     cJSON_ArrayForEach(field, config)
     {
         bool known = false;
-        for (size_t i = 0; i < RD_COUNT(rd_known_fields); i++) {
+        for (size_t i = 0; i < PS_COUNT(rd_known_fields); i++) {
             known = known || (field->string != NULL && strcmp(field->string, rd_known_fields[i]) == 0);
         }
         if (!known) {
-            rd_diag(check, false, "redact.unknown_field", field->string,
+            ps_diag(check, false, "redact.unknown_field", field->string,
                     RD_KIND ": unknown config field '%s' is ignored (known fields: keys, "
                     "replace_default_keys, patterns, replacement, priority)",
                     field->string != NULL ? field->string : "");
@@ -424,8 +268,8 @@ static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
         if (cJSON_IsBool(v)) {
             replace_defaults = cJSON_IsTrue(v);
         } else {
-            rd_diag(check, true, "redact.invalid_replace_default_keys", "replace_default_keys",
-                    RD_KIND ": replace_default_keys must be a boolean, not %s", rd_type_name(v));
+            ps_diag(check, true, "redact.invalid_replace_default_keys", "replace_default_keys",
+                    RD_KIND ": replace_default_keys must be a boolean, not %s", ps_type_name(v));
         }
     }
 
@@ -435,8 +279,8 @@ static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
         if (cJSON_IsString(v) && v->valuestring != NULL) {
             replacement = v->valuestring;
         } else {
-            rd_diag(check, true, "redact.invalid_replacement", "replacement",
-                    RD_KIND ": replacement must be a string, not %s", rd_type_name(v));
+            ps_diag(check, true, "redact.invalid_replacement", "replacement",
+                    RD_KIND ": replacement must be a string, not %s", ps_type_name(v));
         }
     }
 
@@ -447,10 +291,10 @@ static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
         /* range first: converting an out-of-range double to an integer is UB */
         if (!cJSON_IsNumber(v) || !(d >= (double)INT32_MIN && d <= (double)INT32_MAX) ||
             d != (double)(int32_t)d) {
-            rd_diag(check, true, "redact.invalid_priority", "priority",
+            ps_diag(check, true, "redact.invalid_priority", "priority",
                     RD_KIND ": priority must be an integer between %ld and %ld, not %s",
                     (long)INT32_MIN, (long)INT32_MAX,
-                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : rd_type_name(v));
+                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : ps_type_name(v));
         } else {
             priority = (int32_t)d;
         }
@@ -458,7 +302,7 @@ static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
 
     bool have_keys = (!replace_defaults) || cJSON_GetArraySize(keys) > 0;
     if (keys_valid && patterns_valid && !have_keys && cJSON_GetArraySize(patterns) == 0) {
-        rd_diag(check, false, "redact.nothing_to_redact", "keys",
+        ps_diag(check, false, "redact.nothing_to_redact", "keys",
                 RD_KIND ": replace_default_keys is true but no keys or patterns are configured; "
                 "nothing will be redacted");
     }
@@ -475,9 +319,9 @@ static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
     p->priority = priority;
     bool ok = (p->replacement = rd_strdup(replacement)) != NULL;
     if (ok && !replace_defaults) {
-        p->keys = malloc(RD_COUNT(rd_default_keys) * sizeof *p->keys);
+        p->keys = malloc(PS_COUNT(rd_default_keys) * sizeof *p->keys);
         ok = p->keys != NULL;
-        for (size_t i = 0; ok && i < RD_COUNT(rd_default_keys); i++) {
+        for (size_t i = 0; ok && i < PS_COUNT(rd_default_keys); i++) {
             ok = (p->keys[p->n_keys] = rd_strdup(rd_default_keys[i])) != NULL;
             p->n_keys += ok ? 1 : 0;
         }
@@ -498,19 +342,6 @@ static void rd_check_config(RdCheck *check, const cJSON *config, RdPolicy **out)
         return;
     }
     *out = p;
-}
-
-/* Plugin config must be a JSON object. */
-static NemoRelayStatus rd_parse_config(const HostApi *host, const HostString *config, cJSON **out)
-{
-    NemoRelayStatus status = rd_parse(host, config, "plugin config", out);
-    if (status == RD_OK && !cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
-        status = rd_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
-                         RD_KIND ": plugin config is not a JSON object");
-    }
-    return status;
 }
 
 /* ======================================================================== */
@@ -657,7 +488,7 @@ static NemoRelayStatus rd_sanitize(const RdPolicy *p, const HostString *payload,
     const HostApi *host = p->host;
     *out = NULL;
     cJSON *value = NULL;
-    NemoRelayStatus status = rd_parse(host, payload, what, &value);
+    NemoRelayStatus status = ps_parse(host, RD_KIND, payload, what, &value);
     if (status != RD_OK) {
         return status;
     }
@@ -665,14 +496,14 @@ static NemoRelayStatus rd_sanitize(const RdPolicy *p, const HostString *payload,
     if (llm_request) {
         if (!cJSON_IsObject(value)) {
             cJSON_Delete(value);
-            return rd_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
+            return ps_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
                            RD_KIND ": an LLM request must be a JSON object");
         }
         ok = rd_walk_llm_request(p, value);
     } else {
         ok = rd_walk(p, NULL, value, false);
     }
-    status = ok ? rd_print(host, value, out) : rd_oom(host);
+    status = ok ? ps_print(host, RD_KIND, value, out) : ps_oom(host, RD_KIND);
     cJSON_Delete(value);
     return status;
 }
@@ -755,7 +586,7 @@ static NemoRelayStatus rd_register_one(RdPolicy *p, PluginContext *ctx, RdSlot s
 {
     const HostApi *host = p->host;
     HostString *name = NULL;
-    NemoRelayStatus status = rd_text(host, rd_slot_names[slot], &name);
+    NemoRelayStatus status = ps_text(host, rd_slot_names[slot], &name);
     if (status != RD_OK) {
         host->string_free(name);
         return status;
@@ -807,17 +638,18 @@ static NemoRelayStatus rd_plugin_validate(void *user_data, const HostString *plu
     }
     const HostApi *host = plugin->host;
     cJSON *config = NULL;
-    NemoRelayStatus status = rd_parse_config(host, plugin_config_json, &config);
+    NemoRelayStatus status = ps_parse_config(host, RD_KIND, plugin_config_json, &config);
     if (status != RD_OK) {
         return status;
     }
-    RdCheck check = {cJSON_CreateArray(), 0, false, NULL};
+    PsCheck check = {RD_KIND, cJSON_CreateArray(), 0, false, NULL};
     if (check.diags == NULL) {
         check.oom = true;
     } else {
         rd_check_config(&check, config, NULL);
     }
-    status = check.oom ? rd_oom(host) : rd_print(host, check.diags, out_diagnostics_json);
+    status = check.oom ? ps_oom(host, RD_KIND)
+                       : ps_print(host, RD_KIND, check.diags, out_diagnostics_json);
     if (status != RD_OK) {
         host->string_free(*out_diagnostics_json);
         *out_diagnostics_json = NULL;
@@ -837,21 +669,21 @@ static NemoRelayStatus rd_plugin_register(void *user_data, const HostString *plu
     }
     const HostApi *host = plugin->host;
     cJSON *config = NULL;
-    NemoRelayStatus status = rd_parse_config(host, plugin_config_json, &config);
+    NemoRelayStatus status = ps_parse_config(host, RD_KIND, plugin_config_json, &config);
     if (status != RD_OK) {
         return status;
     }
-    RdCheck check = {NULL, 0, false, NULL};
+    PsCheck check = {RD_KIND, NULL, 0, false, NULL};
     RdPolicy *policy = NULL;
     rd_check_config(&check, config, &policy);
     cJSON_Delete(config);
     if (check.errors > 0) {
         /* register is only called after a clean validate; be defensive */
-        status = rd_fail(host, NEMO_RELAY_STATUS_INVALID_ARG,
+        status = ps_fail(host, NEMO_RELAY_STATUS_INVALID_ARG,
                          check.first_error != NULL ? check.first_error
                                                    : RD_KIND ": invalid config");
     } else if (check.oom || policy == NULL) {
-        status = rd_oom(host);
+        status = ps_oom(host, RD_KIND);
     }
     free(check.first_error);
     if (status != RD_OK) {
@@ -887,7 +719,7 @@ NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_redact_plugin(const HostApi 
         return NEMO_RELAY_STATUS_INVALID_ARG;
     }
     HostString *kind = NULL;
-    NemoRelayStatus status = rd_text(host, RD_KIND, &kind);
+    NemoRelayStatus status = ps_text(host, RD_KIND, &kind);
     if (status != RD_OK) {
         host->string_free(kind);
         return status;
@@ -895,7 +727,7 @@ NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_redact_plugin(const HostApi 
     RdPlugin *plugin = malloc(sizeof *plugin);
     if (plugin == NULL) {
         host->string_free(kind);
-        return rd_oom(host);
+        return ps_oom(host, RD_KIND);
     }
     plugin->host = host;
     out->plugin_kind = kind;
