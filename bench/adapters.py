@@ -12,7 +12,8 @@ package's public Python API so both packages do the same work.
       ends with ``await subscribers.flush_async()`` (``subscribers.flush()``
       raises inside a running loop) or ``subscribers.flush()`` in sync code,
       so every event has been delivered when the clock stops (ours delivers
-      synchronously; its ``flush()`` is a no-op kept for compatibility);
+      synchronously; its ``flush()`` only asks buffering native subscribers,
+      none here, to write out);
     * concurrent tasks that push scopes need their own stack:
       ``asyncio.create_task(coro, context=fork_asyncio_context())`` (ours:
       plain ``asyncio.gather(coro, ...)``; every task's copied context already
@@ -128,7 +129,7 @@ class Ours(Adapter):
     package = "ours"
     notes = {
         "tool_fn": "returns the JSON value",
-        "flush": "subscribers.flush() (a no-op: delivery is synchronous)",
+        "flush": "subscribers.flush() (delivery is synchronous; nothing buffers here)",
         "exec": "async fn(name, args, next) -> await next(args)",
         "gather": "asyncio.gather(coro, ...)",
     }

@@ -68,7 +68,7 @@ ROWS: list[tuple[str, str, str, str]] = [
      "upstream: fn returns `ToolExecutionResult`, `execute` returns it (ours: the raw value)"),
     ("2", "execute", "`await tools.execute` + sanitizer + subscriber",
      "upstream: `await subscribers.flush_async()` ends each timed loop (queued delivery; "
-     "`flush()` raises in a running loop); ours: `flush()` is a no-op (synchronous delivery)"),
+     "`flush()` raises in a running loop); ours: `flush()` too, with nothing to wait for (synchronous delivery)"),
     ("3", "execute", "`await tools.execute` + Python chain",
      "execution intercept: ours `async (name, args, next) -> await next(args)`; upstream "
      "`async (ctx, next) -> ToolExecutionInterceptOutcome((await next(ctx.args)).result)`"),
