@@ -206,9 +206,13 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     inst->desc.allows_multiple_components = read_bool(&desc.allows_multiple_components);
     inst->kind = kind;
     inst->library_path = library_path;
-    /* an optional nemo_relay extension; its absence is not an error */
+    /* An optional nemo_relay extension; its absence is not an error.  dlsym
+     * also searches the library's dependencies: take the symbol only from the
+     * object that holds the entry, or it would get another plugin's data. */
     void *flush_sym = dlsym(library, NEMO_RELAY_NATIVE_SUBSCRIBER_FLUSH_SYMBOL);
-    if (flush_sym != NULL)
+    Dl_info flush_at, entry_at;
+    if (flush_sym != NULL && dladdr(flush_sym, &flush_at) != 0 && dladdr(sym, &entry_at) != 0 &&
+        flush_at.dli_fbase == entry_at.dli_fbase)
         memcpy(&inst->subscriber_flush, &flush_sym, sizeof inst->subscriber_flush);
     dlerror();
     nr_manifest_clear(&m);
