@@ -86,25 +86,14 @@ static unsigned kind_mask(nr_call_kind kind)
 
 bool nr_call_is_observed(nr_call_kind kind)
 {
-    if (nr_emit_wanted())
-        return true;
     const kinds *k = &KINDS[kind];
-    long n = nr_registry_count(k->conditional) + nr_registry_count(k->request) +
-             nr_registry_count(k->execution);
-    if (kind == NR_CALL_LLM)
-        n += nr_registry_count(NR_MW_LLM_STREAM_EXECUTION);
-    return n > 0; /* sanitizers only matter when events are recorded */
+    /* sanitizers only matter when events are recorded */
+    unsigned unrecorded = kind_mask(kind) & ~(NR_MW_BIT(k->sanitize_request) |
+                                              NR_MW_BIT(k->sanitize_response));
+    return nr_emit_wanted() || nr_registry_count_mask(unrecorded) > 0;
 }
 
 /* ---- small helpers --------------------------------------------------------- */
-
-static void emit_and_release(nr_event *ev, nr_scope *chain)
-{
-    if (ev != NULL) {
-        nr_emit(ev, chain);
-        nr_event_release(ev);
-    }
-}
 
 static nr_value *json_value_or_null(cJSON *j)
 {
@@ -214,9 +203,9 @@ static void guardrail_start(const guard_ctx *g, nr_scope *node)
         nr_json_add(d, "kind", cJSON_CreateString("llm_conditional_execution"));
     }
     nr_value *data = json_value_or_null(d);
-    emit_and_release(nr_event_new_scope(NR_PHASE_START, node, node->start_us, data,
-                                        node->metadata, NULL, NULL),
-                     g->chain);
+    nr_emit_and_release(nr_event_new_scope(NR_PHASE_START, node, node->start_us, data,
+                                           node->metadata, NULL, NULL),
+                        g->chain);
     nr_value_release(data);
 }
 
@@ -235,9 +224,9 @@ static void guardrail_end(const guard_ctx *g, nr_scope *node, const char *reason
             nr_json_add(d, "rejection_reason", cJSON_CreateString(reason));
     }
     nr_value *data = json_value_or_null(d);
-    emit_and_release(nr_event_new_scope(NR_PHASE_END, node, nr_end_timestamp(node, NULL), data,
-                                        node->metadata, NULL, NULL),
-                     g->chain);
+    nr_emit_and_release(nr_event_new_scope(NR_PHASE_END, node, nr_end_timestamp(node, NULL),
+                                           data, node->metadata, NULL, NULL),
+                        g->chain);
     nr_value_release(data);
 }
 
@@ -249,9 +238,8 @@ static void rejection_mark(const guard_ctx *g, const char *reason)
     nr_json_add(d, "rejected", cJSON_CreateTrue());
     nr_json_add(d, "rejection_reason", cJSON_CreateString(reason));
     nr_value *data = json_value_or_null(d);
-    emit_and_release(nr_event_new_mark(g->name, g->parent, nr_now_us(), data, g->metadata, -1,
-                                       NULL, NULL),
-                     g->chain);
+    nr_emit_and_release(nr_event_new_mark(g->name, g->parent, nr_now_us(), data, g->metadata, NULL),
+                        g->chain);
     nr_value_release(data);
 }
 
@@ -367,8 +355,6 @@ void nr_call_release(nr_call *c)
 }
 
 nr_value *nr_call_input(const nr_call *c) { return c->input; }
-nr_value *nr_call_annotated(const nr_call *c) { return c->annotated; }
-nr_scope *nr_call_handle(const nr_call *c) { return c->handle; }
 const nr_call_info *nr_call_info_of(const nr_call *c) { return &c->info; }
 
 const nr_mw_list *nr_call_execution_list(const nr_call *c, bool stream)
@@ -438,8 +424,8 @@ static NemoRelayStatus emit_start(const nr_snapshot *snap, nr_call_kind kind,
                                       handle->metadata, profile, err);
     nr_value_release(recorded);
     if (ev == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
-    emit_and_release(ev, chain);
+        return nr_error_status(err);
+    nr_emit_and_release(ev, chain);
     return NEMO_RELAY_STATUS_OK;
 }
 
@@ -448,14 +434,11 @@ NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error 
     *out = NULL;
     nr_call *c = call_new(spec, err);
     if (c == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     const kinds *k = &KINDS[spec->kind];
-    if (nr_registry_count(k->conditional) + nr_registry_count(k->request) +
-            nr_registry_count(k->sanitize_request) + nr_registry_count(k->sanitize_response) +
-            nr_registry_count(k->execution) +
-            (spec->kind == NR_CALL_LLM ? nr_registry_count(NR_MW_LLM_STREAM_EXECUTION) : 0) >
-        0)
-        nr_snapshot_take(&c->snap, c->chain, kind_mask(spec->kind));
+    unsigned mask = kind_mask(spec->kind);
+    if (nr_registry_count_mask(mask) > 0)
+        nr_snapshot_take(&c->snap, c->chain, mask);
 
     guard_ctx g = {spec->kind, c->name, &c->parent, c->metadata, c->chain, true};
     NemoRelayStatus st = run_guardrails(&g, nr_snapshot_list(&c->snap, k->conditional), &c->info,
@@ -464,7 +447,7 @@ NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error 
         st = run_request_chain(spec->kind, nr_snapshot_list(&c->snap, k->request), &c->info,
                                spec->input, NULL, &c->input, &c->annotated, err);
     if (st == NEMO_RELAY_STATUS_OK && (c->handle = handle_new(spec, &c->parent, NULL, err)) == NULL)
-        st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        st = nr_error_status(err);
     if (st == NEMO_RELAY_STATUS_OK)
         st = emit_start(&c->snap, spec->kind, &c->info, c->handle, c->input, c->annotated,
                         c->chain, err);
@@ -527,7 +510,7 @@ static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const c
         ev = nr_event_new_scope(NR_PHASE_END, c->handle, nr_end_timestamp(c->handle, NULL), NULL,
                                 metadata, profile_for(c->kind, c->handle, NULL, NULL), NULL);
     }
-    emit_and_release(ev, c->chain);
+    nr_emit_and_release(ev, c->chain);
     nr_value_release(data);
     nr_value_release(metadata);
 }
@@ -637,7 +620,7 @@ NemoRelayStatus nr_run_conditionals(nr_call_kind kind, const char *name, nr_valu
         return NEMO_RELAY_STATUS_OK;
     nr_scope *chain = nr_visible_top(err);
     if (chain == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].conditional));
     nr_call_info info = {name, env, NULL, 0, NULL};
@@ -662,7 +645,7 @@ NemoRelayStatus nr_run_request_intercepts(nr_call_kind kind, const char *name, n
     }
     nr_scope *chain = nr_visible_top(err);
     if (chain == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].request));
     nr_call_info info = {name, env, NULL, 0, NULL};
@@ -679,20 +662,19 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
                                      nr_scope **out_handle, nr_error *err)
 {
     *out_handle = NULL;
-    if (ts_us != NULL && !nr_time_in_range(*ts_us))
-        return nr_error_set(err, NR_E_INVALID_ARG,
-                            "timestamp unix microseconds are outside supported range");
+    NemoRelayStatus st = nr_check_timestamp(ts_us, err);
+    if (st != NEMO_RELAY_STATUS_OK)
+        return st;
     nr_scope *chain = nr_visible_top(err);
     if (chain == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     const nr_uuid *parent = spec->parent != NULL ? spec->parent : &chain->uuid;
-    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[spec->kind].sanitize_request));
     nr_call_info info = {spec->name, spec->env, NULL, 0, NULL};
     nr_scope *handle = handle_new(spec, parent, ts_us, err);
     if (handle == NULL)
-        st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        st = nr_error_status(err);
     else
         st = emit_start(&snap, spec->kind, &info, handle, spec->input, NULL, chain, err);
     nr_snapshot_release(&snap);
@@ -711,15 +693,15 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
 {
     if (handle->family == NR_FAMILY_SCOPE)
         return nr_error_set(err, NR_E_INVALID_ARG, "expected a tool or LLM handle");
-    if (ts_us != NULL && !nr_time_in_range(*ts_us))
-        return nr_error_set(err, NR_E_INVALID_ARG,
-                            "timestamp unix microseconds are outside supported range");
+    NemoRelayStatus st = nr_check_timestamp(ts_us, err);
+    if (st != NEMO_RELAY_STATUS_OK)
+        return st;
     if (!nr_emit_wanted())
         return NEMO_RELAY_STATUS_OK;
     nr_call_kind kind = handle->family == NR_FAMILY_TOOL ? NR_CALL_TOOL : NR_CALL_LLM;
     nr_scope *chain = nr_visible_top(err);
     if (chain == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].sanitize_response));
     nr_call_info info = {handle->name, env, NULL, 0, NULL};
@@ -730,18 +712,12 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
         nr_value_release(recorded);
         recorded = nr_value_ref(fallback);
     }
-    nr_value *merged = NULL;
-    if (metadata != NULL && handle->metadata != NULL)
-        merged = json_value_or_null(nr_json_merge_shallow(nr_value_json(handle->metadata, NULL),
-                                                          nr_value_json(metadata, NULL)));
-    else
-        merged = nr_value_ref(metadata != NULL ? metadata : handle->metadata);
+    nr_value *merged = nr_value_merge_shallow(handle->metadata, metadata);
     cJSON *profile = profile_for(kind, handle, annotated_response, "annotated_response");
     nr_event *ev = nr_event_new_scope(NR_PHASE_END, handle, nr_end_timestamp(handle, ts_us),
                                       recorded, merged, profile, err);
-    NemoRelayStatus st = ev != NULL ? NEMO_RELAY_STATUS_OK
-                                    : (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL);
-    emit_and_release(ev, chain);
+    st = ev != NULL ? NEMO_RELAY_STATUS_OK : nr_error_status(err);
+    nr_emit_and_release(ev, chain);
     nr_value_release(recorded);
     nr_value_release(merged);
     nr_snapshot_release(&snap);
@@ -768,8 +744,8 @@ void nr_call_stream_chunk(nr_call *c, nr_value *chunk)
     nr_json_add(d, "chunk", rj != NULL ? nr_json_dup(rj) : cJSON_CreateNull());
     nr_value_release(recorded);
     nr_value *data = json_value_or_null(d);
-    emit_and_release(nr_event_new_mark("llm.chunk", &c->handle->uuid, nr_now_us(), data, NULL, -1,
-                                       NULL, NULL),
-                     c->chain);
+    nr_emit_and_release(nr_event_new_mark("llm.chunk", &c->handle->uuid, nr_now_us(), data, NULL,
+                                          NULL),
+                        c->chain);
     nr_value_release(data);
 }

@@ -21,7 +21,8 @@
  *
  * Ownership: nr_call objects are reference counted; values passed in are
  * borrowed (the call takes its own references); values returned through
- * `out` parameters are new references.
+ * `out` parameters are new references.  The one exception is spec->env: see
+ * nr_call_begin.
  */
 #ifndef NR_CALL_H
 #define NR_CALL_H
@@ -48,7 +49,7 @@ typedef struct nr_call_spec {
     const char *tool_call_id;  /* tools: category_profile.tool_call_id */
     const char *model_name;    /* LLMs: category_profile.model_name */
     void *env;                 /* the binding's environment, handed to every callback */
-    void (*env_release)(void *env); /* called once when the call is freed */
+    void (*env_release)(void *env); /* see nr_call_begin; may be NULL */
 } nr_call_spec;
 
 typedef struct nr_call nr_call;
@@ -60,7 +61,9 @@ bool nr_call_is_observed(nr_call_kind kind);
 
 /* Steps 1-3.  On success *out is the call (new reference) ready to execute.
  * A rejection returns NEMO_RELAY_STATUS_GUARDRAIL_REJECTED with err->kind
- * NR_E_REJECTED and err->reason set. */
+ * NR_E_REJECTED and err->reason set.  Consumes spec->env on every path:
+ * env_release(env) runs exactly once, when the call is freed, or before
+ * returning if the call fails. */
 NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error *err);
 
 nr_call *nr_call_ref(nr_call *c);
@@ -76,10 +79,6 @@ void nr_call_drop_snapshot(nr_call *c);
 
 /* The (possibly intercepted) input that execution receives (borrowed). */
 nr_value *nr_call_input(const nr_call *c);
-/* The LLM annotated request after the intercepts, or NULL (borrowed). */
-nr_value *nr_call_annotated(const nr_call *c);
-/* The call's handle node (borrowed): uuid, parent, start time. */
-nr_scope *nr_call_handle(const nr_call *c);
 /* The call's info for callbacks (borrowed; lives as long as the call). */
 const nr_call_info *nr_call_info_of(const nr_call *c);
 /* The execution intercepts of the call's snapshot (tool or LLM, matching its
@@ -105,7 +104,8 @@ void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char 
  * error's message (UNSET when the error is an interruption). */
 void nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, const nr_error *err);
 
-/* Steps 1-5 on the calling thread. */
+/* Steps 1-5 on the calling thread; consumes spec->env like nr_call_begin.
+ * *out is the raw result (new reference) on OK. */
 NemoRelayStatus nr_call_run(const nr_call_spec *spec, nr_exec_fn fn, void *fn_ud,
                             nr_value **out, nr_error *err);
 
@@ -125,7 +125,8 @@ NemoRelayStatus nr_run_request_intercepts(nr_call_kind kind, const char *name, n
 /* ---- manual calls (tools.call / tools.call_end) --------------------------- */
 
 /* Creates the handle and emits the start event (sanitized input).
- * *out_handle is the handle node (new reference). */
+ * *out_handle is the handle node (new reference).  spec->env is borrowed for
+ * the call; env_release is not used. */
 NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts_us,
                                      nr_scope **out_handle, nr_error *err);
 

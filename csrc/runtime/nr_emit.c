@@ -18,6 +18,14 @@ void nr_emit(nr_event *ev, nr_scope *chain_top)
     nr_snapshot_release(&snap);
 }
 
+void nr_emit_and_release(nr_event *ev, nr_scope *chain_top)
+{
+    if (ev != NULL) {
+        nr_emit(ev, chain_top);
+        nr_event_release(ev);
+    }
+}
+
 void nr_emit_flush(void)
 {
     nr_snapshot snap;

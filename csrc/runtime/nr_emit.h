@@ -19,6 +19,10 @@ bool nr_emit_wanted(void);
  * global subscribers only). */
 void nr_emit(nr_event *ev, nr_scope *chain_top);
 
+/* nr_emit, then releases ev (consumed; NULL, e.g. an event that could not be
+ * built, emits nothing). */
+void nr_emit_and_release(nr_event *ev, nr_scope *chain_top);
+
 /* Asks every global subscriber that buffers (its record has a flush
  * function) to write out what it holds, on this thread, with no lock held.
  * Delivery itself is synchronous, so nothing else is pending. */

@@ -120,7 +120,10 @@ void nr_error_prefix(nr_error *err, const char *prefix)
 
 void nr_error_move(nr_error *dst, nr_error *src)
 {
-    if (dst == NULL || dst == src) {
+    if (dst == src)
+        return;
+    if (dst == NULL) {
+        nr_error_clear(src); /* nobody wants it: still release what it holds */
         return;
     }
     nr_error_clear(dst);

@@ -78,7 +78,15 @@ NemoRelayStatus nr_error_nomem(nr_error *err);
 /* Prefixes the message with "prefix: " (no-op on an empty error). */
 void nr_error_prefix(nr_error *err, const char *prefix);
 
-/* Moves src into dst (dst is cleared first; src becomes empty). */
+/* The status err holds; INTERNAL when the caller passed no err (it asked not
+ * to be told why, so only the failure itself is reported). */
+static inline NemoRelayStatus nr_error_status(const nr_error *err)
+{
+    return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+}
+
+/* Moves src into dst (dst is cleared first; src becomes empty, also when dst
+ * is NULL). */
 void nr_error_move(nr_error *dst, nr_error *src);
 
 /* Releases everything err owns and resets it to empty. */

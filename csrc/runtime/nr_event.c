@@ -81,10 +81,9 @@ nr_event *nr_event_new_scope(nr_phase phase, const nr_scope *node, int64_t ts_us
 }
 
 nr_event *nr_event_new_mark(const char *name, const nr_uuid *parent, int64_t ts_us,
-                            nr_value *data, nr_value *metadata, int32_t category,
-                            cJSON *profile, nr_error *err)
+                            nr_value *data, nr_value *metadata, nr_error *err)
 {
-    nr_event *ev = event_alloc(name, data, metadata, profile, err);
+    nr_event *ev = event_alloc(name, data, metadata, NULL, err);
     if (ev == NULL)
         return NULL;
     ev->kind = NR_EVENT_MARK;
@@ -94,7 +93,7 @@ nr_event *nr_event_new_mark(const char *name, const nr_uuid *parent, int64_t ts_
         ev->has_parent = true;
     }
     ev->ts_us = ts_us;
-    ev->category = category;
+    ev->category = -1;
     return ev;
 }
 

@@ -47,10 +47,11 @@ typedef struct nr_event {
 nr_event *nr_event_new_scope(nr_phase phase, const nr_scope *node, int64_t ts_us, nr_value *data,
                              nr_value *metadata, cJSON *profile, nr_error *err);
 
-/* A mark.  category -1 = null. */
+/* A mark (category and category_profile null) parented to parent (may be
+ * NULL).  name is copied; data, metadata: borrowed values, frozen to JSON
+ * here.  Returns a new event or NULL with err set. */
 nr_event *nr_event_new_mark(const char *name, const nr_uuid *parent, int64_t ts_us,
-                            nr_value *data, nr_value *metadata, int32_t category,
-                            cJSON *profile, nr_error *err);
+                            nr_value *data, nr_value *metadata, nr_error *err);
 
 nr_event *nr_event_ref(nr_event *ev);
 void nr_event_release(nr_event *ev);

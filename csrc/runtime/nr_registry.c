@@ -68,6 +68,15 @@ long nr_registry_count(nr_mw_kind kind)
     return atomic_load_explicit(&g_kind_counts[kind], memory_order_relaxed);
 }
 
+long nr_registry_count_mask(unsigned kind_mask)
+{
+    long n = 0;
+    for (int k = 0; k < NR_MW_KIND_COUNT; k++)
+        if (kind_mask & NR_MW_BIT(k))
+            n += atomic_load_explicit(&g_kind_counts[k], memory_order_relaxed);
+    return n;
+}
+
 long nr_registry_native_count(void)
 {
     return atomic_load_explicit(&g_native_count, memory_order_relaxed);
@@ -184,13 +193,17 @@ static nr_callback *callback_new(const nr_callback_spec *spec, nr_error *err)
     cb->free_fn = spec->free_fn;
     cb->flush = spec->kind == NR_MW_SUBSCRIBER ? spec->flush : NULL;
     cb->owner = spec->owner;
+    if (cb->owner != NULL) /* here, not under the registry lock: it is a call out */
+        cb->owner->retain(cb->owner);
     return cb;
 }
 
 /* Releases a record that never got registered, without running free_fn:
- * a failed registration takes nothing. */
+ * a failed registration takes nothing.  Called with no lock held. */
 static void callback_discard(nr_callback *cb)
 {
+    if (cb->owner != NULL)
+        cb->owner->release(cb->owner);
     free(cb->name);
     free(cb);
 }
@@ -201,7 +214,7 @@ NemoRelayStatus nr_register(const nr_callback_spec *spec, nr_scope *scope, nr_er
         return nr_error_set(err, NR_E_INVALID_ARG, "invalid registration");
     nr_callback *cb = callback_new(spec, err);
     if (cb == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
 
     NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
     nr_mw_set *old = NULL;
@@ -228,8 +241,6 @@ NemoRelayStatus nr_register(const nr_callback_spec *spec, nr_scope *scope, nr_er
     old = *slot;
     *slot = fresh;
     count_add(cb, 1);
-    if (cb->owner != NULL)
-        cb->owner->retain(cb->owner);
 unlock:
     nr_unlock(&g_registry_lock);
     if (st != NEMO_RELAY_STATUS_OK) {
@@ -333,14 +344,6 @@ void nr_registry_clear_all(void)
     uncount_set(old);
     nr_unlock(&g_registry_lock);
     set_release(old);
-}
-
-bool nr_mw_list_has_native(const nr_mw_list *list)
-{
-    for (size_t i = 0; i < list->n; i++)
-        if (list->items[i]->native)
-            return true;
-    return false;
 }
 
 /* Stable merge by priority only (subscribers keep their order: global first,

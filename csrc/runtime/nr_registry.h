@@ -77,7 +77,9 @@ typedef struct nr_stream_next {
 } nr_stream_next;
 
 /* Callback signatures.  Inputs are borrowed; *out values are new references
- * (or malloc'd strings) that transfer to the runtime on OK. */
+ * (or malloc'd strings) that transfer to the runtime, on OK and on failure
+ * alike: after a failure the runtime releases whatever *out still holds, so a
+ * callback that frees or keeps its output must leave *out NULL. */
 typedef void (*nr_subscriber_fn)(void *ud, struct nr_event *ev);
 typedef NemoRelayStatus (*nr_transform_fn)(void *ud, const nr_call_info *ci, nr_value *in,
                                            nr_value **out, nr_error *err);
@@ -165,6 +167,8 @@ void nr_callback_release(nr_callback *cb);
 /* Cheap checks, no lock: how many registrations exist for a kind (global and
  * scope-local), and how many native ones exist in all. */
 long nr_registry_count(nr_mw_kind kind);
+/* The same summed over the kinds in kind_mask (NR_MW_BIT bits). */
+long nr_registry_count_mask(unsigned kind_mask);
 long nr_registry_native_count(void);
 
 typedef struct nr_mw_list {
@@ -194,9 +198,6 @@ static inline const nr_mw_list *nr_snapshot_list(const nr_snapshot *snap, nr_mw_
 {
     return &snap->lists[kind];
 }
-
-/* Whether a snapshot list holds any native callback. */
-bool nr_mw_list_has_native(const nr_mw_list *list);
 
 /* Fork support: hold the registry lock across fork(). */
 void nr_registry_fork_prepare(void);

@@ -4,7 +4,7 @@
 #include "nr_emit.h"
 #include "nr_json.h"
 
-static NemoRelayStatus check_timestamp(const int64_t *ts_us, nr_error *err)
+NemoRelayStatus nr_check_timestamp(const int64_t *ts_us, nr_error *err)
 {
     if (ts_us != NULL && !nr_time_in_range(*ts_us))
         return nr_error_set(err, NR_E_INVALID_ARG,
@@ -39,7 +39,7 @@ NemoRelayStatus nr_scope_push(const nr_push_args *a, nr_scope **out, nr_error *e
     NemoRelayStatus st;
     if (nr_scope_type_name(a->type) == NULL)
         return nr_error_set(err, NR_E_INVALID_ARG, "invalid scope type %d", (int)a->type);
-    if ((st = check_timestamp(a->ts_us, err)) != NEMO_RELAY_STATUS_OK)
+    if ((st = nr_check_timestamp(a->ts_us, err)) != NEMO_RELAY_STATUS_OK)
         return st;
     if ((st = check_payloads(a->data, a->metadata, a->input, err)) != NEMO_RELAY_STATUS_OK)
         return st;
@@ -55,14 +55,11 @@ NemoRelayStatus nr_scope_push(const nr_push_args *a, nr_scope **out, nr_error *e
     };
     nr_scope *node = nr_visible_push(&init, err);
     if (node == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     if (nr_emit_wanted()) {
-        nr_event *ev = nr_event_new_scope(NR_PHASE_START, node, node->start_us, a->input,
-                                          node->metadata, NULL, NULL);
-        if (ev != NULL) {
-            nr_emit(ev, node);
-            nr_event_release(ev);
-        }
+        nr_emit_and_release(nr_event_new_scope(NR_PHASE_START, node, node->start_us, a->input,
+                                               node->metadata, NULL, NULL),
+                            node);
     }
     *out = node;
     return NEMO_RELAY_STATUS_OK;
@@ -72,7 +69,7 @@ NemoRelayStatus nr_scope_pop(const nr_uuid *u, nr_value *output, nr_value *metad
                              const int64_t *ts_us, nr_error *err)
 {
     NemoRelayStatus st;
-    if ((st = check_timestamp(ts_us, err)) != NEMO_RELAY_STATUS_OK)
+    if ((st = nr_check_timestamp(ts_us, err)) != NEMO_RELAY_STATUS_OK)
         return st;
     if ((st = check_payloads(output, metadata, NULL, err)) != NEMO_RELAY_STATUS_OK)
         return st;
@@ -80,22 +77,12 @@ NemoRelayStatus nr_scope_pop(const nr_uuid *u, nr_value *output, nr_value *metad
     if ((st = nr_visible_pop(u, &node, err)) != NEMO_RELAY_STATUS_OK)
         return st;
     if (nr_emit_wanted()) {
-        nr_value *merged = NULL;
-        if (metadata != NULL && node->metadata != NULL) {
-            cJSON *m = nr_json_merge_shallow(nr_value_json(node->metadata, NULL),
-                                             nr_value_json(metadata, NULL));
-            merged = m != NULL ? nr_value_from_json(m) : NULL;
-        } else {
-            merged = nr_value_ref(metadata != NULL ? metadata : node->metadata);
-        }
-        nr_event *ev = nr_event_new_scope(NR_PHASE_END, node, nr_end_timestamp(node, ts_us),
-                                          output, merged, NULL, NULL);
+        nr_value *merged = nr_value_merge_shallow(node->metadata, metadata);
+        /* The popped scope's own subscribers see its end event. */
+        nr_emit_and_release(nr_event_new_scope(NR_PHASE_END, node, nr_end_timestamp(node, ts_us),
+                                               output, merged, NULL, NULL),
+                            node);
         nr_value_release(merged);
-        if (ev != NULL) {
-            /* The popped scope's own subscribers see its end event. */
-            nr_emit(ev, node);
-            nr_event_release(ev);
-        }
     }
     nr_registry_drop_locals(node);
     nr_scope_release(node);
@@ -106,7 +93,7 @@ NemoRelayStatus nr_scope_mark(const char *name, const nr_uuid *parent, nr_value 
                               nr_value *metadata, const int64_t *ts_us, nr_error *err)
 {
     NemoRelayStatus st;
-    if ((st = check_timestamp(ts_us, err)) != NEMO_RELAY_STATUS_OK)
+    if ((st = nr_check_timestamp(ts_us, err)) != NEMO_RELAY_STATUS_OK)
         return st;
     if ((st = check_payloads(data, metadata, NULL, err)) != NEMO_RELAY_STATUS_OK)
         return st;
@@ -114,18 +101,13 @@ NemoRelayStatus nr_scope_mark(const char *name, const nr_uuid *parent, nr_value 
         return NEMO_RELAY_STATUS_OK;
     nr_scope *top = nr_visible_top(err);
     if (top == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     nr_event *ev = nr_event_new_mark(name, parent != NULL ? parent : &top->uuid,
-                                     ts_us != NULL ? *ts_us : nr_now_us(), data, metadata, -1,
-                                     NULL, err);
-    if (ev == NULL) {
-        nr_scope_release(top);
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
-    }
-    nr_emit(ev, top);
-    nr_event_release(ev);
+                                     ts_us != NULL ? *ts_us : nr_now_us(), data, metadata, err);
+    st = ev != NULL ? NEMO_RELAY_STATUS_OK : nr_error_status(err);
+    nr_emit_and_release(ev, top);
     nr_scope_release(top);
-    return NEMO_RELAY_STATUS_OK;
+    return st;
 }
 
 NemoRelayStatus nr_scope_local_register(const nr_uuid *u, const nr_callback_spec *spec,
@@ -133,7 +115,7 @@ NemoRelayStatus nr_scope_local_register(const nr_uuid *u, const nr_callback_spec
 {
     nr_scope *top = nr_visible_top(err);
     if (top == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     nr_scope *node = nr_chain_find(top, u);
     NemoRelayStatus st;
     if (node == NULL) {

@@ -38,6 +38,10 @@ NemoRelayStatus nr_scope_pop(const nr_uuid *u, nr_value *output, nr_value *metad
 NemoRelayStatus nr_scope_mark(const char *name, const nr_uuid *parent, nr_value *data,
                               nr_value *metadata, const int64_t *ts_us, nr_error *err);
 
+/* OK when ts_us is NULL or within the supported range, else INVALID_ARG
+ * "timestamp unix microseconds are outside supported range". */
+NemoRelayStatus nr_check_timestamp(const int64_t *ts_us, nr_error *err);
+
 /* The end timestamp for a node: explicit, else now bumped to start + 1 us. */
 int64_t nr_end_timestamp(const nr_scope *node, const int64_t *ts_us);
 

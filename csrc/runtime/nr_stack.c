@@ -212,7 +212,7 @@ static NemoRelayStatus with_visible_cell(cell_op op, void *arg, nr_error *err)
     if (s == NULL && tls.frame != NULL)
         return op(&tls.frame->top, arg, err);
     if (s == NULL && (s = thread_stack(err)) == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     nr_lock(&g_cells_lock);
     NemoRelayStatus st = op(&s->top, arg, err);
     nr_unlock(&g_cells_lock);
@@ -233,7 +233,7 @@ static NemoRelayStatus push_op(nr_scope **top, void *arg, nr_error *err)
     nr_scope *node = nr_scope_new(pa->init, err);
     pa->init->below = NULL;
     if (node == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+        return nr_error_status(err);
     /* The new node took its own reference to the old top. */
     nr_scope_release(*top);
     *top = node;

@@ -159,7 +159,7 @@ static NemoRelayStatus open_from(stream_chain *ch, size_t i, nr_value *request, 
     o->inner = inner;
     o->next = nx;
     *out = nr_stream_new(&owned_ops, o, err);
-    return *out != NULL ? NEMO_RELAY_STATUS_OK : (err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL);
+    return *out != NULL ? NEMO_RELAY_STATUS_OK : nr_error_status(err);
 }
 
 NemoRelayStatus nr_call_open_stream(nr_call *c, size_t from, nr_value *request, nr_stream_fn fn,

@@ -33,10 +33,6 @@ static inline bool nr_ref_dec(nr_refcount *rc)
     return false;
 }
 
-static inline long nr_ref_get(nr_refcount *rc)
-{
-    return atomic_load_explicit(rc, memory_order_acquire);
-}
 
 static inline void nr_lock(pthread_mutex_t *m)
 {

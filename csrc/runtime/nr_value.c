@@ -4,14 +4,16 @@
 #include "nr_json.h"
 #include "nr_sync.h"
 
+#include <stdatomic.h>
+
 #include <stdlib.h>
 #include <string.h>
 
 struct nr_value {
     nr_refcount refs;
     _Atomic(cJSON *) json;       /* owned; set at creation or on first use */
-    _Atomic(char *) text;        /* owned compact text, printed on first use */
-    size_t text_len;             /* written before `text` is published */
+    _Atomic(char *) text;        /* owned (cJSON_malloc): parsed from, or printed on first use */
+    atomic_size_t text_len;      /* stored before `text` is published */
     void *foreign;               /* owned reference, or NULL */
     const nr_foreign_ops *ops;   /* operations for foreign */
 };
@@ -26,7 +28,7 @@ nr_value *nr_value_from_json(cJSON *json)
     nr_ref_init(&v->refs);
     atomic_init(&v->json, json);
     atomic_init(&v->text, NULL);
-    v->text_len = 0;
+    atomic_init(&v->text_len, 0);
     v->foreign = NULL;
     v->ops = NULL;
     return v;
@@ -42,7 +44,7 @@ nr_value *nr_value_from_foreign(void *obj, const nr_foreign_ops *ops)
     nr_ref_init(&v->refs);
     atomic_init(&v->json, NULL);
     atomic_init(&v->text, NULL);
-    v->text_len = 0;
+    atomic_init(&v->text_len, 0);
     v->foreign = obj;
     v->ops = ops;
     return v;
@@ -61,10 +63,29 @@ NemoRelayStatus nr_value_parse(const char *text, size_t len, const char *what, n
     cJSON *j = nr_json_parse(text, len, what, err);
     if (j == NULL)
         return err != NULL ? err->status : NEMO_RELAY_STATUS_INVALID_JSON;
-    *out = nr_value_from_json(j);
-    if (*out == NULL)
+    /* keep the text: a native consumer would otherwise print it again */
+    char *copy = cJSON_malloc(len + 1);
+    nr_value *v = copy != NULL ? nr_value_from_json(j) : NULL;
+    if (v == NULL) {
+        if (copy == NULL)
+            cJSON_Delete(j);
+        cJSON_free(copy);
         return nr_error_nomem(err);
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    atomic_store_explicit(&v->text_len, len, memory_order_relaxed);
+    atomic_store_explicit(&v->text, copy, memory_order_release);
+    *out = v;
     return NEMO_RELAY_STATUS_OK;
+}
+
+nr_value *nr_value_merge_shallow(nr_value *base, nr_value *overlay)
+{
+    if (base == NULL || overlay == NULL)
+        return nr_value_ref(overlay != NULL ? overlay : base);
+    cJSON *m = nr_json_merge_shallow(nr_value_json(base, NULL), nr_value_json(overlay, NULL));
+    return m != NULL ? nr_value_from_json(m) : NULL;
 }
 
 nr_value *nr_value_ref(nr_value *v)
@@ -112,45 +133,26 @@ void *nr_value_foreign(const nr_value *v, const nr_foreign_ops *ops)
     return (v != NULL && v->ops == ops) ? v->foreign : NULL;
 }
 
-char *nr_value_print(nr_value *v, nr_error *err)
-{
-    const cJSON *j = nr_value_json(v, err);
-    if (j == NULL)
-        return NULL;
-    char *text = nr_json_print(j);
-    if (text == NULL)
-        nr_error_nomem(err);
-    return text;
-}
-
-/* A small lock for publishing the text together with its length; printing
- * happens outside it. */
-static pthread_mutex_t g_text_lock = PTHREAD_MUTEX_INITIALIZER;
-
 const char *nr_value_text(nr_value *v, size_t *len, nr_error *err)
 {
     char *text = atomic_load_explicit(&v->text, memory_order_acquire);
-    if (text != NULL) {
-        *len = v->text_len;
-        return text;
-    }
-    const cJSON *j = nr_value_json(v, err);
-    char *made = j != NULL ? nr_json_print(j) : NULL;
-    if (made == NULL) {
-        if (j != NULL)
-            nr_error_nomem(err);
-        return NULL;
-    }
-    nr_lock(&g_text_lock);
-    text = atomic_load_explicit(&v->text, memory_order_acquire);
     if (text == NULL) {
-        v->text_len = strlen(made);
-        atomic_store_explicit(&v->text, made, memory_order_release);
-        text = made;
-        made = NULL;
+        const cJSON *j = nr_value_json(v, err);
+        char *made = j != NULL ? nr_json_print(j) : NULL;
+        if (made == NULL) {
+            if (j != NULL)
+                nr_error_nomem(err);
+            return NULL;
+        }
+        /* Threads racing here print the same tree, so whichever length is
+         * stored last is right; the first text published wins. */
+        atomic_store_explicit(&v->text_len, strlen(made), memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&v->text, &text, made, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            text = made;
+        else
+            cJSON_free(made);
     }
-    *len = v->text_len;
-    nr_unlock(&g_text_lock);
-    cJSON_free(made);
+    *len = atomic_load_explicit(&v->text_len, memory_order_relaxed);
     return text;
 }

@@ -37,9 +37,16 @@ nr_value *nr_value_from_json(cJSON *json);
  * which case ops->release(obj) has been called. */
 nr_value *nr_value_from_foreign(void *obj, const nr_foreign_ops *ops);
 
-/* Parses JSON text into a new value ("what" names it in the error). */
+/* Parses JSON text (borrowed; need not be NUL-terminated) into a new value
+ * ("what" names it in the error).  The value keeps a copy of the text as its
+ * nr_value_text, so handing it on to another native callback prints nothing. */
 NemoRelayStatus nr_value_parse(const char *text, size_t len, const char *what, nr_value **out,
                                nr_error *err);
+
+/* Start metadata merged with end metadata (overlay's keys win, one level
+ * deep); either may be NULL.  New reference; NULL when both are NULL or the
+ * merge ran out of memory. */
+nr_value *nr_value_merge_shallow(nr_value *base, nr_value *overlay);
 
 /* A new JSON null value. */
 nr_value *nr_value_new_null(void);
@@ -58,11 +65,9 @@ const cJSON *nr_value_json_if_ready(const nr_value *v);
  * Borrowed. */
 void *nr_value_foreign(const nr_value *v, const nr_foreign_ops *ops);
 
-/* Compact JSON text, malloc'd (caller frees), or NULL with err set. */
-char *nr_value_print(nr_value *v, nr_error *err);
-
-/* Compact JSON text printed once and cached (borrowed: valid while the
- * caller holds its reference to v); *len its length.  NULL with err set. */
+/* The value's JSON text: the text it was parsed from, else compact text
+ * printed once and cached (borrowed: valid while the caller holds its
+ * reference to v); *len its length.  NULL with err set. */
 const char *nr_value_text(nr_value *v, size_t *len, nr_error *err);
 
 #endif /* NR_VALUE_H */

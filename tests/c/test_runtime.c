@@ -2,6 +2,7 @@
  * test_runtime.c -- the runtime core without Python: ids and time, scope
  * chains and visibility tiers, events, subscribers, registries.
  */
+#include "nr_call.h"
 #include "nr_emit.h"
 #include "nr_json.h"
 #include "nr_registry.h"
@@ -358,6 +359,107 @@ static void test_scope_local_subscriber(void)
     nr_error_clear(&err);
 }
 
+/* ---- a managed call, end to end, without any binding ------------------------ */
+
+static NemoRelayStatus reject_bad(void *ud, const nr_call_info *ci, nr_value *in,
+                                  char **out_reason, nr_error *err)
+{
+    (void)ud; (void)in; (void)err;
+    *out_reason = strcmp(ci->name, "bad") == 0 ? nr_strdup("not allowed") : NULL;
+    return NEMO_RELAY_STATUS_OK;
+}
+
+/* An execution intercept that runs the rest of the chain twice (a retry). */
+static NemoRelayStatus run_twice(void *ud, const nr_call_info *ci, nr_value *in,
+                                 const nr_next *next, nr_value **out, nr_error *err)
+{
+    (void)ud; (void)ci;
+    nr_value *first = NULL;
+    NemoRelayStatus st = next->fn(next->ctx, in, &first, err);
+    nr_value_release(first);
+    return st != NEMO_RELAY_STATUS_OK ? st : next->fn(next->ctx, in, out, err);
+}
+
+static int g_tool_runs;
+static NemoRelayStatus double_x(void *ud, const nr_call_info *ci, nr_value *in, nr_value **out,
+                                nr_error *err)
+{
+    (void)ud; (void)ci; (void)err;
+    g_tool_runs++;
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(nr_value_json(in, NULL), "x");
+    char text[32];
+    snprintf(text, sizeof text, "%d", 2 * (int)cJSON_GetNumberValue(x));
+    *out = json_value(text);
+    return NEMO_RELAY_STATUS_OK;
+}
+
+static int g_env_released;
+static void count_env(void *env)
+{
+    (void)env;
+    g_env_released++;
+}
+
+static void test_managed_call(void)
+{
+    capture c = {0};
+    register_capture(&c, "cap");
+    nr_callback_spec guard = {.kind = NR_MW_TOOL_CONDITIONAL, .name = "guard"};
+    guard.fn.conditional = reject_bad;
+    nr_callback_spec retry = {.kind = NR_MW_TOOL_EXECUTION, .name = "retry"};
+    retry.fn.execution = run_twice;
+    CHECK_EQ_INT(nr_register(&guard, NULL, NULL), NEMO_RELAY_STATUS_OK);
+    CHECK_EQ_INT(nr_register(&retry, NULL, NULL), NEMO_RELAY_STATUS_OK);
+    nr_error err = NR_ERROR_INIT;
+    nr_value *args = json_value("{\"x\":21}");
+    nr_value *out = NULL;
+    g_tool_runs = 0;
+    g_env_released = 0;
+
+    nr_call_spec ok = {.kind = NR_CALL_TOOL, .name = "t", .input = args, .env_release = count_env};
+    CHECK_EQ_INT(nr_call_run(&ok, double_x, NULL, &out, &err), NEMO_RELAY_STATUS_OK);
+    CHECK_STR(nr_value_text(out, &(size_t){0}, NULL), "42");
+    CHECK_EQ_INT(g_tool_runs, 2); /* next called twice by the intercept */
+    CHECK_EQ_INT(g_env_released, 1);
+    /* guardrail scope start/end, then the tool's start and end */
+    CHECK_EQ_INT(c.n, 4);
+    if (c.n == 4) {
+        CHECK_STR(str_of(c.events[0], "category"), "guardrail");
+        CHECK_STR(str_of(c.events[1], "scope_category"), "end");
+        CHECK_STR(str_of(c.events[2], "category"), "tool");
+        CHECK_STR(str_of(c.events[2], "scope_category"), "start");
+        CHECK_STR(str_of(c.events[3], "uuid"), str_of(c.events[2], "uuid"));
+        CHECK_EQ_INT((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c.events[3], "data")), 42);
+    }
+    capture_reset(&c);
+    nr_value_release(out);
+    out = NULL;
+
+    /* a rejection: one mark, no start/end, the function never runs, and the
+     * environment is still released exactly once */
+    nr_call_spec bad = {.kind = NR_CALL_TOOL, .name = "bad", .input = args, .env_release = count_env};
+    CHECK_EQ_INT(nr_call_run(&bad, double_x, NULL, &out, &err), NEMO_RELAY_STATUS_GUARDRAIL_REJECTED);
+    CHECK_EQ_INT(err.kind, NR_E_REJECTED);
+    CHECK_STR(err.reason, "not allowed");
+    CHECK(out == NULL);
+    CHECK_EQ_INT(g_tool_runs, 2);
+    CHECK_EQ_INT(g_env_released, 2);
+    CHECK_EQ_INT(c.n, 3); /* guardrail start/end and the rejection mark */
+    if (c.n == 3) {
+        CHECK_STR(str_of(c.events[2], "kind"), "mark");
+        CHECK_STR(str_of(c.events[2], "name"), "bad");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(c.events[2], "data");
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "rejected")));
+        CHECK_STR(str_of(d, "rejection_reason"), "not allowed");
+    }
+    CHECK(nr_deregister(NR_MW_TOOL_CONDITIONAL, "guard", NULL));
+    CHECK(nr_deregister(NR_MW_TOOL_EXECUTION, "retry", NULL));
+    CHECK(nr_deregister(NR_MW_SUBSCRIBER, "cap", NULL));
+    capture_reset(&c);
+    nr_value_release(args);
+    nr_error_clear(&err);
+}
+
 /* ---- middleware ordering --------------------------------------------------- */
 
 static NemoRelayStatus noop_transform(void *ud, const nr_call_info *ci, nr_value *in,
@@ -479,6 +581,7 @@ int main(void)
     NR_RUN(test_scope_local_subscriber);
     NR_RUN(test_subscriber_flush);
     NR_RUN(test_ordering);
+    NR_RUN(test_managed_call);
     NR_RUN(test_json_helpers);
     nr_binding none = {NULL, false};
     nr_thread_restore(&none); /* drop the thread's default stack for leak checking */
