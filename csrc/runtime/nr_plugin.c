@@ -198,10 +198,15 @@ NemoRelayStatus nr_plugin_register_kind(const char *kind, bool allows_multiple_c
 
 bool nr_plugin_deregister_kind(const char *kind)
 {
+    return nr_plugin_deregister_kind_of(kind, NULL);
+}
+
+bool nr_plugin_deregister_kind_of(const char *kind, const void *ud)
+{
     plugin_kind *gone = NULL;
     nr_lock(&g_lock);
     ssize_t i = find_kind(kind);
-    if (i >= 0) {
+    if (i >= 0 && (ud == NULL || g_kinds[i]->ud == ud)) {
         gone = g_kinds[i];
         memmove(&g_kinds[i], &g_kinds[i + 1], (g_nkinds - (size_t)i - 1) * sizeof *g_kinds);
         g_nkinds--;
@@ -497,22 +502,12 @@ static char *error_messages(const cJSON *report)
     return out;
 }
 
-NemoRelayStatus nr_plugin_validate(const cJSON *config, cJSON **report, nr_error *err)
-{
-    *report = NULL;
-    parsed_config p;
-    NemoRelayStatus st = parse_config(config, &p, err);
-    if (st == NEMO_RELAY_STATUS_OK)
-        st = validate_parsed(&p, report, NULL, err);
-    parsed_clear(&p);
-    return st;
-}
-
 /* ---- transactions ------------------------------------------------------------ */
 
-/* Waits until no configuration change runs, then marks one as running.
- * NR_E_CONFLICT from the thread already running one (a plugin calling back). */
-static NemoRelayStatus begin_change(nr_plugin_lease lease, nr_error *err)
+/* Waits until no configuration change (or validation) runs, then marks one
+ * as running.  NR_E_CONFLICT from the thread already running one (a plugin
+ * calling back), or when a lease is required and `lease` is not it. */
+static NemoRelayStatus begin_change(nr_plugin_lease lease, bool needs_lease, nr_error *err)
 {
     nr_lock(&g_lock);
     if (g_busy && pthread_equal(g_busy_thread, pthread_self())) {
@@ -522,7 +517,7 @@ static NemoRelayStatus begin_change(nr_plugin_lease lease, nr_error *err)
     }
     while (g_busy)
         pthread_cond_wait(&g_idle, &g_lock);
-    if (g_lease != NR_PLUGIN_NO_LEASE && g_lease != lease) {
+    if (needs_lease && g_lease != NR_PLUGIN_NO_LEASE && g_lease != lease) {
         nr_unlock(&g_lock);
         return nr_error_set(err, NR_E_CONFLICT,
                             "an active dynamic plugin host owns the plugin configuration; close "
@@ -540,6 +535,23 @@ static void end_change(void)
     g_busy = false;
     pthread_cond_broadcast(&g_idle);
     nr_unlock(&g_lock);
+}
+
+/* Validation calls plugins too, and a plugin's validate and register never
+ * run at the same time (the ABI header promises it), so it takes its turn. */
+NemoRelayStatus nr_plugin_validate(const cJSON *config, cJSON **report, nr_error *err)
+{
+    *report = NULL;
+    parsed_config p;
+    NemoRelayStatus st = parse_config(config, &p, err);
+    if (st == NEMO_RELAY_STATUS_OK)
+        st = begin_change(NR_PLUGIN_NO_LEASE, false, err);
+    if (st == NEMO_RELAY_STATUS_OK) {
+        st = validate_parsed(&p, report, NULL, err);
+        end_change();
+    }
+    parsed_clear(&p);
+    return st;
 }
 
 static void active_free(active_config *a)
@@ -673,7 +685,7 @@ NemoRelayStatus nr_plugin_initialize(const cJSON *config, nr_plugin_lease lease,
         parsed_clear(&p);
         return st;
     }
-    if ((st = begin_change(lease, err)) != NEMO_RELAY_STATUS_OK) {
+    if ((st = begin_change(lease, true, err)) != NEMO_RELAY_STATUS_OK) {
         parsed_clear(&p);
         return st;
     }
@@ -690,8 +702,10 @@ NemoRelayStatus nr_plugin_initialize(const cJSON *config, nr_plugin_lease lease,
     active_config *previous = g_active;
     g_active = NULL;
     nr_unlock(&g_lock);
-    if (previous != NULL) /* kept so it can be restored if the new one fails */
-        previous_doc = nr_json_dup(previous->config);
+    if (previous != NULL) { /* kept so it can be restored if the new one fails */
+        previous_doc = previous->config;
+        previous->config = NULL;
+    }
     active_free(previous); /* rolls its registrations back, newest first */
 
     active_config *fresh = NULL;
@@ -719,7 +733,7 @@ done:
 
 NemoRelayStatus nr_plugin_clear(nr_plugin_lease lease, nr_error *err)
 {
-    NemoRelayStatus st = begin_change(lease, err);
+    NemoRelayStatus st = begin_change(lease, true, err);
     if (st != NEMO_RELAY_STATUS_OK)
         return st;
     nr_lock(&g_lock);

@@ -17,8 +17,9 @@
  * than once), and on failure everything is rolled back and the previous
  * configuration restored (upstream semantics, reference §3).
  *
- * Plugins are called with no runtime lock held.  Configuration changes are
- * serialised: while one runs, another thread waits for it and the thread
+ * Plugins are called with no runtime lock held.  Configuration changes and
+ * validations are serialised: while one runs, another thread waits for it
+ * (a binding must not hold a lock the running one needs) and the thread
  * running it (a plugin calling back in) gets NR_E_CONFLICT.
  *
  * Ownership: documents passed in are borrowed; reports returned are new
@@ -58,6 +59,10 @@ NemoRelayStatus nr_plugin_register_kind(const char *kind, bool allows_multiple_c
  * existed.  Active registrations made by it stay until the configuration is
  * cleared. */
 bool nr_plugin_deregister_kind(const char *kind);
+
+/* The same, but only while the kind is still the one registered with ud (a
+ * closing activation must not remove a kind someone registered anew). */
+bool nr_plugin_deregister_kind_of(const char *kind, const void *ud);
 
 /* The registered kinds, sorted: a JSON array of strings (caller deletes). */
 cJSON *nr_plugin_list_kinds(void);

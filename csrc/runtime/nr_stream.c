@@ -101,11 +101,6 @@ static NemoRelayStatus owned_poll(void *ud, nr_value **chunk, nr_error *err)
     return nr_stream_poll(((owned_stream *)ud)->inner, chunk, err);
 }
 
-static void owned_cancel(void *ud)
-{
-    (void)ud; /* nr_stream_close of the inner stream cancels it when needed */
-}
-
 static void owned_drop(void *ud)
 {
     owned_stream *o = ud;
@@ -115,7 +110,8 @@ static void owned_drop(void *ud)
     free(o);
 }
 
-static const nr_stream_ops owned_ops = {owned_poll, owned_cancel, owned_drop};
+/* no cancel: owned_drop's nr_stream_close cancels the inner stream if needed */
+static const nr_stream_ops owned_ops = {owned_poll, NULL, owned_drop};
 
 static NemoRelayStatus open_from(stream_chain *ch, size_t i, nr_value *request, nr_stream **out,
                                  nr_error *err)
