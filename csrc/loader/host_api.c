@@ -87,9 +87,18 @@ NemoRelayNativeString *nr_native_cstring(const char *s)
     return nr_native_string(s != NULL ? s : "", s != NULL ? strlen(s) : 0);
 }
 
-bool nr_native_string_valid(const NemoRelayNativeString *s)
+bool nr_native_string_owned(const NemoRelayNativeString *s)
 {
-    return s != NULL && (s->magic == STRING_MAGIC || s->magic == VIEW_MAGIC);
+    return s != NULL && s->magic == STRING_MAGIC;
+}
+
+void nr_native_string_free(NemoRelayNativeString *s)
+{
+    /* a view is the host's, lent for one call: never freed through here */
+    if (nr_native_string_owned(s)) {
+        s->magic = 0;
+        free(s);
+    }
 }
 
 char *nr_native_string_dup(const NemoRelayNativeString *s)
@@ -135,15 +144,6 @@ static const uint8_t *api_string_data(const NemoRelayNativeString *s)
 static size_t api_string_len(const NemoRelayNativeString *s)
 {
     return s != NULL ? s->len : 0;
-}
-
-static void api_string_free(NemoRelayNativeString *s)
-{
-    /* a view is the host's, lent for one call: never freed by a plugin */
-    if (s != NULL && s->magic == STRING_MAGIC) {
-        s->magic = 0;
-        free(s);
-    }
 }
 
 /* ---- last error ----------------------------------------------------------------- */
@@ -570,7 +570,7 @@ static const NemoRelayNativeHostApiV1 g_host_api = {
     .string_new = api_string_new,
     .string_data = api_string_data,
     .string_len = api_string_len,
-    .string_free = api_string_free,
+    .string_free = nr_native_string_free,
     .last_error_clear = api_last_error_clear,
     .last_error_set = api_last_error_set,
     .plugin_context_register_subscriber = api_register_subscriber,

@@ -90,9 +90,15 @@ NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kin
 /* Plugin-kind operations for a loaded instance (native_call.c). */
 extern const nr_plugin_ops nr_native_plugin_ops;
 
-/* Whether s is a live string made by this host's string_new (a hardening
- * check on plugin-supplied pointers; NULL is not). */
-bool nr_native_string_valid(const NemoRelayNativeString *s);
+/* Whether s is a live owned string made by this host's string_new: the only
+ * kind a plugin may hand over (a hardening check on plugin-supplied
+ * pointers; NULL and borrowed views are not). */
+bool nr_native_string_owned(const NemoRelayNativeString *s);
+
+/* Frees an owned host string; the caller gives s up.  NULL and views (the
+ * host's borrowed inputs, which a plugin may pass back) are left alone.  It
+ * is also the table's string_free. */
+void nr_native_string_free(NemoRelayNativeString *s);
 
 /* Reads a NUL-terminated copy of a plugin string ("" for NULL); caller frees. */
 char *nr_native_string_dup(const NemoRelayNativeString *s);

@@ -5,7 +5,9 @@
  * last error, calls the plugin, and turns what it returned back into values.
  * Every string the plugin hands over is freed on every path before any
  * decoding error is reported (R6, R8); every host string made for the plugin
- * is freed right after the call (R9).
+ * is freed right after the call (R9).  Inputs are lent as views, so a plugin
+ * may hand one back: only owned strings (string_new's) are ever freed, and
+ * a returned view is reported as an error, never freed.
  */
 #include "native.h"
 
@@ -67,10 +69,21 @@ static const NemoRelayNativeString *name_view(const char *name, NemoRelayNativeS
 
 #define STATUS_OF(err) ((err) != NULL ? (err)->status : NEMO_RELAY_STATUS_INTERNAL)
 
-/* Parses and frees a string the plugin handed over.  NULL s is an error
- * unless `optional`. */
-static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *what, bool optional,
-                                 nr_value **out, nr_error *err)
+/* A plugin (`who`, e.g. "tool callback") handed over s, which string_new
+ * did not make: most likely a borrowed input passed back.  s is not freed. */
+static NemoRelayStatus not_owned(const char *who, nr_error *err)
+{
+    return nr_error_set(err, NR_E_CALLBACK,
+                        "native %s returned a string not made by string_new (a borrowed input "
+                        "must be copied)",
+                        who);
+}
+
+/* Takes s, which the plugin `who` handed over: parses it, then frees it.
+ * NULL s is an error (`what`) unless `optional`; a string that is not owned
+ * is an error and stays the plugin's. */
+static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *who, const char *what,
+                                 bool optional, nr_value **out, nr_error *err)
 {
     *out = NULL;
     if (s == NULL) {
@@ -79,8 +92,10 @@ static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *what, boo
         const char *text = nr_native_last_error();
         return nr_error_set(err, NR_E_CALLBACK, "%s", text != NULL ? text : what);
     }
+    if (!nr_native_string_owned(s))
+        return not_owned(who, err);
     NemoRelayStatus st = nr_value_parse(s->data, s->len, what, out, err);
-    free(s); /* freed before the parse error is reported */
+    nr_native_string_free(s); /* freed before the parse error is reported */
     return st;
 }
 
@@ -130,10 +145,11 @@ static NemoRelayStatus adapt_tool_json(void *ud, const nr_call_info *ci, nr_valu
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeToolJsonCb, n)(n->user_data, name, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
+        nr_native_string_free(result);
         return nr_native_failure(st, "native tool callback failed", err);
     }
-    return take_json(result, "native tool callback returned no JSON", false, out, err);
+    return take_json(result, "tool callback", "native tool callback returned no JSON", false, out,
+                     err);
 }
 
 static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_value *in,
@@ -150,10 +166,11 @@ static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_va
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeLlmRequestCb, n)(n->user_data, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
+        nr_native_string_free(result);
         return nr_native_failure(st, "native LLM request callback failed", err);
     }
-    st = take_json(result, "native LLM request callback returned no JSON", false, out, err);
+    st = take_json(result, "LLM request callback", "native LLM request callback returned no JSON",
+                   false, out, err);
     if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(*out)) {
         nr_value_release(*out);
         *out = NULL;
@@ -176,10 +193,11 @@ static NemoRelayStatus adapt_json(void *ud, const nr_call_info *ci, nr_value *in
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeJsonCb, n)(n->user_data, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
+        nr_native_string_free(result);
         return nr_native_failure(st, "native JSON callback failed", err);
     }
-    return take_json(result, "native JSON callback returned no JSON", false, out, err);
+    return take_json(result, "JSON callback", "native JSON callback returned no JSON", false, out,
+                     err);
 }
 
 /* ---- conditionals ---------------------------------------------------------------------- */
@@ -188,12 +206,14 @@ static NemoRelayStatus take_reason(NemoRelayStatus st, NemoRelayNativeString *re
                                    char **out_reason, nr_error *err)
 {
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(reason);
+        nr_native_string_free(reason);
         return nr_native_failure(st, "native conditional callback failed", err);
     }
     if (reason != NULL) {
+        if (!nr_native_string_owned(reason))
+            return not_owned("conditional callback", err);
         *out_reason = nr_native_string_dup(reason);
-        free(reason);
+        nr_native_string_free(reason);
         if (*out_reason == NULL)
             return nr_error_nomem(err);
     }
@@ -254,15 +274,16 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
     st = AS(NemoRelayNativeLlmRequestInterceptCb, n)(n->user_data, name, req, ann, &out_req,
                                                      &out_ann);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(out_req);
-        free(out_ann);
+        nr_native_string_free(out_req);
+        nr_native_string_free(out_ann);
         return nr_native_failure(st, "native LLM request intercept failed", err);
     }
     /* read both, free both, then report (R6) */
     nr_error aerr = NR_ERROR_INIT;
-    NemoRelayStatus ast = take_json(out_ann, "native LLM annotation", true, out_annotated, &aerr);
-    st = take_json(out_req, "native LLM request intercept returned no request", false, out_request,
-                   err);
+    NemoRelayStatus ast = take_json(out_ann, "LLM request intercept annotation",
+                                    "native LLM annotation", true, out_annotated, &aerr);
+    st = take_json(out_req, "LLM request intercept",
+                   "native LLM request intercept returned no request", false, out_request, err);
     if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(*out_request))
         st = nr_error_set(err, NR_E_INVALID_JSON,
                           "native LLM request intercept did not return an LLM request");
@@ -379,13 +400,14 @@ static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_valu
         st = AS(NemoRelayNativeToolExecutionCb, n)(n->user_data, name, payload, host_tool_next,
                                                    &nx, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
+        nr_native_string_free(result);
         st = execution_failure(st, llm ? "native LLM execution intercept failed"
                                        : "native tool execution intercept failed",
                                err);
     } else {
         nr_error_clear(&tls_next_error);
-        st = take_json(result, "native execution intercept returned no JSON", false, out, err);
+        st = take_json(result, llm ? "LLM execution intercept" : "tool execution intercept",
+                       "native execution intercept returned no JSON", false, out, err);
     }
     return st;
 }
@@ -508,14 +530,14 @@ static NemoRelayStatus plugin_stream_poll(void *ud, nr_value **chunk, nr_error *
     nr_native_last_error_clear();
     NemoRelayStatus st = p->table.next(p->table.user_data, &out);
     if (st == NEMO_RELAY_STATUS_STREAM_END) {
-        free(out);
+        nr_native_string_free(out);
         return st;
     }
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(out);
+        nr_native_string_free(out);
         return nr_native_failure(st, "native LLM stream failed", err);
     }
-    return take_json(out, "native LLM stream returned null chunk", false, chunk, err);
+    return take_json(out, "LLM stream", "native LLM stream returned null chunk", false, chunk, err);
 }
 
 static void plugin_stream_cancel(void *ud)
@@ -697,7 +719,7 @@ static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *
     NemoRelayStatus st = inst->desc.validate(inst->desc.user_data, cfg, &out);
     free(cfg);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(out); /* R7 */
+        nr_native_string_free(out); /* R7 */
         const char *text = nr_native_last_error();
         st = text != NULL ? nr_error_set(err, NR_E_CALLBACK, "%s", text)
                           : nr_error_set(err, NR_E_CALLBACK, "native validate callback returned %s",
@@ -707,8 +729,10 @@ static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *
     }
     if (out == NULL)
         return NEMO_RELAY_STATUS_OK;
+    if (!nr_native_string_owned(out))
+        return not_owned("validate callback", err);
     cJSON *parsed = nr_json_parse(out->data, out->len, "diagnostics", NULL);
-    free(out);
+    nr_native_string_free(out);
     if (!cJSON_IsArray(parsed)) {
         cJSON_Delete(parsed);
         return nr_error_set(err, NR_E_CALLBACK,

@@ -42,8 +42,7 @@ static void descriptor_teardown(NemoRelayNativePluginV1 *desc)
         desc->drop(desc->user_data);
     desc->user_data = NULL;
     desc->drop = NULL;
-    if (nr_native_string_valid(desc->plugin_kind))
-        nr_native_host_api()->string_free(desc->plugin_kind);
+    nr_native_string_free(desc->plugin_kind); /* only if it is an owned host string */
     desc->plugin_kind = NULL;
 }
 
@@ -165,7 +164,7 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
         problem = buf;
     } else if (desc.plugin_kind == NULL) {
         problem = "a null plugin_kind";
-    } else if (!nr_native_string_valid(desc.plugin_kind)) {
+    } else if (!nr_native_string_owned(desc.plugin_kind)) {
         problem = "a plugin_kind that was not made by the host's string_new";
     } else if (desc.register_ == NULL) {
         problem = "no register callback";
