@@ -426,17 +426,17 @@ static NemoRelayStatus adapt_llm_execution(void *ud, const nr_call_info *ci, nr_
 
 /* ---- streams ------------------------------------------------------------------------------ */
 
-/* A plugin-produced stream, consumed by the runtime. */
-typedef struct plugin_stream {
-    NemoRelayNativeLlmStreamV1 table;
-    struct stream_next_ctx *next;  /* owned: the plugin may call next while polling */
-    nr_callback *record;           /* strong: the registration (its user_data, its library) */
-} plugin_stream;
-
 /* The continuation a stream intercept receives; lives with its stream. */
 typedef struct stream_next_ctx {
     nr_stream_next next;
 } stream_next_ctx;
+
+/* A plugin-produced stream, consumed by the runtime. */
+typedef struct plugin_stream {
+    NemoRelayNativeLlmStreamV1 table; /* the plugin's, filled by the intercept */
+    stream_next_ctx next;             /* the plugin may call next while polling */
+    nr_callback *record;              /* strong: the registration (its user_data, its library) */
+} plugin_stream;
 
 /* A runtime stream handed to a plugin through the host's stream next. */
 typedef struct host_stream {
@@ -552,7 +552,6 @@ static void plugin_stream_drop(void *ud)
     plugin_stream *p = ud;
     if (p->table.drop != NULL)
         p->table.drop(p->table.user_data);
-    free(p->next);
     nr_callback_release(p->record); /* after drop: its free_fn may run now */
     free(p);
 }
@@ -571,50 +570,32 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
     const NemoRelayNativeString *req = value_view(request, &req_v, err);
     if (req == NULL)
         return STATUS_OF(err);
-    stream_next_ctx *nx = malloc(sizeof *nx);
-    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
-    if (nx == NULL)
-        return nr_error_nomem(err);
-    nx->next = *next;
-    NemoRelayNativeLlmStreamV1 table = {sizeof(NemoRelayNativeLlmStreamV1), NULL, NULL, NULL, NULL};
-    nr_native_last_error_clear();
-    st = AS(NemoRelayNativeLlmStreamExecutionCb, n)(n->user_data, name, req, host_stream_next, nx,
-                                                    &table);
-    if (st != NEMO_RELAY_STATUS_OK) {
-        if (table.drop != NULL)
-            table.drop(table.user_data);
-        free(nx);
-        st = nr_native_failure(st, "native LLM stream execution intercept failed", err);
-        goto done;
-    }
-    if (table.struct_size != sizeof(NemoRelayNativeLlmStreamV1) || table.next == NULL) {
-        if (table.drop != NULL)
-            table.drop(table.user_data);
-        free(nx);
-        st = table.next == NULL
-                 ? nr_error_set(err, NR_E_CALLBACK, "native LLM stream has no next function")
-                 : nr_error_set(err, NR_E_CALLBACK, "unsupported native LLM stream struct size %zu",
-                                table.struct_size);
-        goto done;
-    }
+    /* The record exists before the call, so whatever the plugin leaves in
+     * its table is released on one path: plugin_stream_drop. */
     plugin_stream *p = malloc(sizeof *p);
-    if (p == NULL) {
-        if (table.cancel != NULL)
-            table.cancel(table.user_data);
-        if (table.drop != NULL)
-            table.drop(table.user_data);
-        free(nx);
-        st = nr_error_nomem(err);
-        goto done;
-    }
-    p->table = table;
-    p->next = nx;
+    if (p == NULL)
+        return nr_error_nomem(err);
+    NemoRelayNativeLlmStreamV1 empty = {sizeof(NemoRelayNativeLlmStreamV1), NULL, NULL, NULL, NULL};
+    p->table = empty;
+    p->next.next = *next;
     p->record = nr_callback_ref(ci->callback);
-    *out = nr_stream_new(&plugin_stream_ops, p, err);
-    if (*out == NULL)
-        st = STATUS_OF(err);
-done:
-    return st;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = AS(NemoRelayNativeLlmStreamExecutionCb, n)(n->user_data, name, req,
+                                                                    host_stream_next, &p->next,
+                                                                    &p->table);
+    if (st != NEMO_RELAY_STATUS_OK)
+        st = nr_native_failure(st, "native LLM stream execution intercept failed", err);
+    else if (p->table.next == NULL)
+        st = nr_error_set(err, NR_E_CALLBACK, "native LLM stream has no next function");
+    else if (p->table.struct_size != sizeof(NemoRelayNativeLlmStreamV1))
+        st = nr_error_set(err, NR_E_CALLBACK, "unsupported native LLM stream struct size %zu",
+                          p->table.struct_size);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        plugin_stream_drop(p); /* a rejected table is dropped, never cancelled (R8) */
+        return st;
+    }
+    *out = nr_stream_new(&plugin_stream_ops, p, err); /* takes p: dropped if it fails */
+    return *out != NULL ? NEMO_RELAY_STATUS_OK : STATUS_OF(err);
 }
 
 /* ---- registration ---------------------------------------------------------------------------- */
