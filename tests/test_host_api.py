@@ -940,3 +940,24 @@ def test_next_failing_on_a_plugin_thread_releases_the_exception(active):
     assert thread_report(active)["next"] == INTERNAL
     gc.collect()
     assert refs[0]() is None, "the body's frame (via its exception) is still alive"
+
+
+# ---- 2b. failures without a last error: the host's fallback text ---------------------------
+
+
+def test_register_failure_without_a_message(probe):
+    with pytest.raises(errors.RegistrationFailed) as info:
+        initialize({"fail_silently": True})
+    assert str(info.value) == f"registration failed: native register callback for '{PROBE}' returned Internal"
+    assert plugin.report() is None
+
+
+def test_validate_failure_without_a_message(probe):
+    report = plugin.validate({"components": [{"kind": PROBE, "config": {"validate": "fail_silently"}}]})
+    assert report == {"diagnostics": [{"level": "error", "code": "plugin.native_validate_failed",
+                                       "component": PROBE,
+                                       "message": "native validate callback returned Internal"}]}
+    with pytest.raises(errors.InvalidConfig) as info:
+        initialize({"validate": "fail_silently"})
+    assert str(info.value) == "invalid config: native validate callback returned Internal"
+    assert plugin.report() is None

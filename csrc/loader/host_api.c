@@ -213,22 +213,28 @@ static void api_last_error_set(const NemoRelayNativeString *message)
     free(text);
 }
 
-NemoRelayStatus nr_native_failure(NemoRelayStatus st, const char *context, nr_error *err)
+NemoRelayStatus nr_native_failure(NemoRelayStatus st, nr_errkind kind, nr_error *err,
+                                  const char *fallback, ...)
 {
-    nr_errkind kind;
-    switch (st) {
-    case NEMO_RELAY_STATUS_ALREADY_EXISTS: kind = NR_E_ALREADY_EXISTS; break;
-    case NEMO_RELAY_STATUS_NOT_FOUND: kind = NR_E_NOT_FOUND; break;
-    case NEMO_RELAY_STATUS_GUARDRAIL_REJECTED: kind = NR_E_REJECTED; break;
-    case NEMO_RELAY_STATUS_INVALID_ARG: kind = NR_E_INVALID_ARG; break;
-    default: kind = NR_E_CALLBACK; break;
+    if (kind == NR_E_NONE) {
+        switch (st) {
+        case NEMO_RELAY_STATUS_ALREADY_EXISTS: kind = NR_E_ALREADY_EXISTS; break;
+        case NEMO_RELAY_STATUS_NOT_FOUND: kind = NR_E_NOT_FOUND; break;
+        case NEMO_RELAY_STATUS_GUARDRAIL_REJECTED: kind = NR_E_REJECTED; break;
+        case NEMO_RELAY_STATUS_INVALID_ARG: kind = NR_E_INVALID_ARG; break;
+        default: kind = NR_E_CALLBACK; break;
+        }
     }
     const char *text = nr_native_last_error();
     NemoRelayStatus out;
-    if (text != NULL)
+    if (text != NULL) {
         out = nr_error_set(err, kind, "%s", text);
-    else
-        out = nr_error_set(err, kind, "%s: %s", context, nr_status_name(st));
+    } else {
+        va_list ap;
+        va_start(ap, fallback);
+        out = nr_error_setv(err, kind, fallback, ap);
+        va_end(ap);
+    }
     if (kind == NR_E_REJECTED && err != NULL)
         err->reason = nr_strdup(nr_error_message(err));
     nr_native_last_error_clear();

@@ -49,11 +49,17 @@ void nr_native_last_error_set(const char *message);
 /* The message, or NULL when none is set or it is empty (R23). */
 const char *nr_native_last_error(void);
 
-/* A plugin callback returned status st: fill err with the thread's last
- * error text, else "<context>: <StatusName>", with the error kind the status
- * maps to (GuardrailRejected stays a rejection).  Returns the status to
- * propagate. */
-NemoRelayStatus nr_native_failure(NemoRelayStatus st, const char *context, nr_error *err);
+/* A plugin call (callback or entry) returned the failure st: sets err to
+ * `kind` -- NR_E_NONE for the kind st maps to (GuardrailRejected stays a
+ * rejection, with the message as its reason) -- with the thread's last
+ * error text, or the printf-style fallback when there is none; then clears
+ * the last error.  Returns the status to propagate. */
+NemoRelayStatus nr_native_failure(NemoRelayStatus st, nr_errkind kind, nr_error *err,
+                                  const char *fallback, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* A host function failed with err: record its text as the thread's last
  * error and return its status. */

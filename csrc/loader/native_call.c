@@ -69,6 +69,13 @@ static const NemoRelayNativeString *name_view(const char *name, NemoRelayNativeS
 
 #define STATUS_OF(err) ((err) != NULL ? (err)->status : NEMO_RELAY_STATUS_INTERNAL)
 
+/* A middleware callback returned the failure st: its last error, else
+ * "<context>: <StatusName>", as the kind st maps to. */
+static NemoRelayStatus callback_failure(NemoRelayStatus st, const char *context, nr_error *err)
+{
+    return nr_native_failure(st, NR_E_NONE, err, "%s: %s", context, nr_status_name(st));
+}
+
 /* A plugin (`who`, e.g. "tool callback") handed over s, which string_new
  * did not make: most likely a borrowed input passed back.  s is not freed. */
 static NemoRelayStatus not_owned(const char *who, nr_error *err)
@@ -146,7 +153,7 @@ static NemoRelayStatus adapt_tool_json(void *ud, const nr_call_info *ci, nr_valu
     NemoRelayStatus st = AS(NemoRelayNativeToolJsonCb, n)(n->user_data, name, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(result);
-        return nr_native_failure(st, "native tool callback failed", err);
+        return callback_failure(st, "native tool callback failed", err);
     }
     return take_json(result, "tool callback", "native tool callback returned no JSON", false, out,
                      err);
@@ -167,7 +174,7 @@ static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_va
     NemoRelayStatus st = AS(NemoRelayNativeLlmRequestCb, n)(n->user_data, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(result);
-        return nr_native_failure(st, "native LLM request callback failed", err);
+        return callback_failure(st, "native LLM request callback failed", err);
     }
     st = take_json(result, "LLM request callback", "native LLM request callback returned no JSON",
                    false, out, err);
@@ -194,7 +201,7 @@ static NemoRelayStatus adapt_json(void *ud, const nr_call_info *ci, nr_value *in
     NemoRelayStatus st = AS(NemoRelayNativeJsonCb, n)(n->user_data, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(result);
-        return nr_native_failure(st, "native JSON callback failed", err);
+        return callback_failure(st, "native JSON callback failed", err);
     }
     return take_json(result, "JSON callback", "native JSON callback returned no JSON", false, out,
                      err);
@@ -207,7 +214,7 @@ static NemoRelayStatus take_reason(NemoRelayStatus st, NemoRelayNativeString *re
 {
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(reason);
-        return nr_native_failure(st, "native conditional callback failed", err);
+        return callback_failure(st, "native conditional callback failed", err);
     }
     if (reason != NULL) {
         if (!nr_native_string_owned(reason))
@@ -276,7 +283,7 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(out_req);
         nr_native_string_free(out_ann);
-        return nr_native_failure(st, "native LLM request intercept failed", err);
+        return callback_failure(st, "native LLM request intercept failed", err);
     }
     /* read both, free both, then report (R6) */
     nr_error aerr = NR_ERROR_INIT;
@@ -374,7 +381,7 @@ static NemoRelayStatus execution_failure(NemoRelayStatus st, const char *context
         return st;
     }
     nr_error_clear(&tls_next_error);
-    return nr_native_failure(st, context, err);
+    return callback_failure(st, context, err);
 }
 
 static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_value *in,
@@ -535,7 +542,7 @@ static NemoRelayStatus plugin_stream_poll(void *ud, nr_value **chunk, nr_error *
     }
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(out);
-        return nr_native_failure(st, "native LLM stream failed", err);
+        return callback_failure(st, "native LLM stream failed", err);
     }
     return take_json(out, "LLM stream", "native LLM stream returned null chunk", false, chunk, err);
 }
@@ -584,7 +591,7 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
                                                                     host_stream_next, &p->next,
                                                                     &p->table);
     if (st != NEMO_RELAY_STATUS_OK)
-        st = nr_native_failure(st, "native LLM stream execution intercept failed", err);
+        st = callback_failure(st, "native LLM stream execution intercept failed", err);
     else if (p->table.next == NULL)
         st = nr_error_set(err, NR_E_CALLBACK, "native LLM stream has no next function");
     else if (p->table.struct_size != sizeof(NemoRelayNativeLlmStreamV1))
@@ -701,12 +708,8 @@ static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *
     free(cfg);
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(out); /* R7 */
-        const char *text = nr_native_last_error();
-        st = text != NULL ? nr_error_set(err, NR_E_CALLBACK, "%s", text)
-                          : nr_error_set(err, NR_E_CALLBACK, "native validate callback returned %s",
-                                         nr_status_name(st));
-        nr_native_last_error_clear();
-        return st;
+        return nr_native_failure(st, NR_E_CALLBACK, err, "native validate callback returned %s",
+                                 nr_status_name(st));
     }
     if (out == NULL)
         return NEMO_RELAY_STATUS_OK;
@@ -742,14 +745,10 @@ static NemoRelayStatus native_register(void *ud, const char *kind, const cJSON *
     nr_native_last_error_clear();
     NemoRelayStatus st = inst->desc.register_(inst->desc.user_data, cfg, &pctx);
     free(cfg);
-    if (st != NEMO_RELAY_STATUS_OK) {
-        const char *text = nr_native_last_error();
-        st = text != NULL ? nr_error_set(err, NR_E_REGISTRATION_FAILED, "%s", text)
-                          : nr_error_set(err, NR_E_REGISTRATION_FAILED,
-                                         "native register callback for '%s' returned %s", kind,
-                                         nr_status_name(st));
-        nr_native_last_error_clear();
-    }
+    if (st != NEMO_RELAY_STATUS_OK)
+        st = nr_native_failure(st, NR_E_REGISTRATION_FAILED, err,
+                               "native register callback for '%s' returned %s", kind,
+                               nr_status_name(st));
     return st;
 }
 

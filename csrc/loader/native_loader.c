@@ -147,11 +147,12 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     nr_native_last_error_clear();
     NemoRelayStatus est = entry(nr_native_host_api(), &desc);
     if (est != NEMO_RELAY_STATUS_OK) {
-        const char *text_err = nr_native_last_error();
+        nr_error why = NR_ERROR_INIT; /* the last error, else the status name */
+        nr_native_failure(est, NR_E_PLUGIN_LOAD, &why, "%s", nr_status_name(est));
         st = load_error(err, NR_E_PLUGIN_LOAD, "entry", spec,
                         "native plugin entry symbol '%s' failed: %s", m.load.symbol,
-                        text_err != NULL ? text_err : nr_status_name(est));
-        nr_native_last_error_clear();
+                        nr_error_message(&why));
+        nr_error_clear(&why);
         descriptor_teardown(&desc);
         goto fail;
     }
