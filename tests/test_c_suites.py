@@ -11,14 +11,15 @@ import pytest
 from _build import ROOT, SAN_FLAGS, compiler, have_cxx, pkg_config, run_checked
 
 RUNTIME = sorted(str(p) for p in (ROOT / "csrc" / "runtime").glob("*.c"))
-LOADER = {name: str(ROOT / "csrc" / "loader" / f"{name}.c") for name in ("semver", "manifest", "sha256")}
+LOADER = {name: str(ROOT / "csrc" / "loader" / f"{name}.c")
+          for name in ("semver", "manifest", "sha256", "loader_util")}
 ERROR = str(ROOT / "csrc" / "runtime" / "nr_error.c")
 INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/loader", "tests/c")]
 
 SUITES = {
     "test_runtime": RUNTIME,
     "test_semver": [LOADER["semver"], ERROR],
-    "test_manifest": [LOADER["manifest"], LOADER["semver"], LOADER["sha256"], ERROR],
+    "test_manifest": [LOADER["manifest"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"], ERROR],
 }
 
 

@@ -1,0 +1,27 @@
+/*
+ * loader_util.h -- small helpers shared by the loader's files (manifest
+ * checks, semver, the host table, the loader itself).
+ */
+#ifndef NR_LOADER_UTIL_H
+#define NR_LOADER_UTIL_H
+
+#include "nr_error.h"
+
+#include <stddef.h>
+
+/* Adds loader context to a set error: each non-NULL argument is copied into
+ * err->reason / err->plugin_id / err->manifest, replacing what was there.
+ * No-op on an empty error.  Arguments are borrowed. */
+void nr_loader_error_annotate(nr_error *err, const char *reason, const char *plugin_id,
+                              const char *manifest);
+
+/* Sets err (kind + formatted message) and annotates it in one go (arguments
+ * borrowed, as above).  Returns the status to propagate. */
+NemoRelayStatus nr_loader_fail(nr_error *err, nr_errkind kind, const char *reason,
+                               const char *plugin_id, const char *manifest, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+#endif /* NR_LOADER_UTIL_H */
