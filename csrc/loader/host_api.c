@@ -8,6 +8,7 @@
  */
 #include "native.h"
 
+#include "loader_util.h"
 #include "nr_runtime.h"
 #include "nr_scope_ops.h"
 #include "nr_stack.h"
@@ -21,43 +22,10 @@
 
 /* ---- strings ------------------------------------------------------------------ */
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+/* Strict UTF-8 (the manifest decoder's rules, see loader_util.h). */
 static bool utf8_valid(const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
+    return nr_loader_utf8_invalid_at(s, n) == n;
 }
 
 NemoRelayNativeString *nr_native_string(const char *s, size_t len)

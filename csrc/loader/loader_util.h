@@ -24,4 +24,9 @@ NemoRelayStatus nr_loader_fail(nr_error *err, nr_errkind kind, const char *reaso
 #endif
     ;
 
+/* Offset of the first invalid UTF-8 sequence in the len bytes at s, or len
+ * when they are all valid.  Strict UTF-8: no overlongs, no surrogates,
+ * nothing above U+10FFFF. */
+size_t nr_loader_utf8_invalid_at(const unsigned char *s, size_t len);
+
 #endif /* NR_LOADER_UTIL_H */

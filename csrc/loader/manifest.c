@@ -111,45 +111,6 @@ static bool nr_mf_ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Offset of the first invalid UTF-8 sequence in [s, s+len), or len. */
-static size_t nr_mf_utf8_invalid_at(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3;
-            if (c == 0xe0)
-                lo = 0xa0; /* no overlongs */
-            if (c == 0xed)
-                hi = 0x9f; /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4;
-            if (c == 0xf0)
-                lo = 0x90;
-            if (c == 0xf4)
-                hi = 0x8f; /* <= U+10FFFF */
-        } else {
-            return i;
-        }
-        if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k < n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-        }
-        i += n;
-    }
-    return len;
-}
-
 /* ---- clear -------------------------------------------------------------- */
 
 void nr_manifest_clear(nr_manifest *m)
@@ -528,7 +489,7 @@ NemoRelayStatus nr_manifest_parse_json(const char *json, size_t len, const char 
                                (size_t)((const char *)nul - json));
         goto done;
     }
-    size_t bad = nr_mf_utf8_invalid_at((const unsigned char *)json, len);
+    size_t bad = nr_loader_utf8_invalid_at((const unsigned char *)json, len);
     if (bad != len) {
         st = nr_mf_decode_fail(&d, "manifest is not valid UTF-8 (byte offset %zu)", bad);
         goto done;
