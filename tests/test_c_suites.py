@@ -18,7 +18,7 @@ INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/load
 
 SUITES = {
     "test_runtime": RUNTIME,
-    "test_semver": [LOADER["semver"], ERROR],
+    "test_semver": [LOADER["semver"], LOADER["loader_util"], ERROR],
     "test_manifest": [LOADER["manifest"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"], ERROR],
 }
 

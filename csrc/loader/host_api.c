@@ -71,14 +71,7 @@ void nr_native_string_free(NemoRelayNativeString *s)
 
 char *nr_native_string_dup(const NemoRelayNativeString *s)
 {
-    if (s == NULL)
-        return nr_strdup("");
-    char *d = malloc(s->len + 1);
-    if (d != NULL) {
-        memcpy(d, s->data, s->len);
-        d[s->len] = '\0';
-    }
-    return d;
+    return s != NULL ? nr_loader_strndup(s->data, s->len) : nr_strdup("");
 }
 
 static NemoRelayStatus api_string_new(const uint8_t *data, size_t len, NemoRelayNativeString **out)

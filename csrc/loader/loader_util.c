@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 void nr_loader_error_annotate(nr_error *err, const char *reason, const char *plugin_id,
                               const char *manifest)
@@ -32,6 +33,17 @@ NemoRelayStatus nr_loader_fail(nr_error *err, nr_errkind kind, const char *reaso
     va_end(ap);
     nr_loader_error_annotate(err, reason, plugin_id, manifest);
     return st;
+}
+
+char *nr_loader_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        if (n > 0)
+            memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
 }
 
 size_t nr_loader_utf8_invalid_at(const unsigned char *s, size_t len)

@@ -24,6 +24,10 @@ NemoRelayStatus nr_loader_fail(nr_error *err, nr_errkind kind, const char *reaso
 #endif
     ;
 
+/* A NUL-terminated copy of the n bytes at s (which need not be terminated);
+ * caller frees.  NULL on allocation failure. */
+char *nr_loader_strndup(const char *s, size_t n);
+
 /* Offset of the first invalid UTF-8 sequence in the len bytes at s, or len
  * when they are all valid.  Strict UTF-8: no overlongs, no surrogates,
  * nothing above U+10FFFF. */

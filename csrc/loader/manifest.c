@@ -95,12 +95,7 @@ static char *nr_mf_trim_dup(const char *s)
     const char *start;
     size_t len;
     nr_mf_trim(s != NULL ? s : "", &start, &len);
-    char *d = malloc(len + 1);
-    if (d != NULL) {
-        memcpy(d, start, len);
-        d[len] = '\0';
-    }
-    return d;
+    return nr_loader_strndup(start, len);
 }
 
 static char nr_mf_ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
