@@ -74,7 +74,6 @@ typedef struct nr_native_instance {
     NemoRelayNativeSubscriberFlushFn subscriber_flush; /* optional export, may be NULL */
     char *kind;
     char *library_path;
-    char *manifest_path;
 } nr_native_instance;
 
 void nr_native_instance_retain(nr_native_instance *inst);

@@ -57,7 +57,6 @@ void nr_native_instance_release(nr_native_instance *inst)
         dlclose(inst->library);
     free(inst->kind);
     free(inst->library_path);
-    free(inst->manifest_path);
     free(inst);
 }
 
@@ -175,8 +174,7 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
 
     /* step 21: the instance */
     nr_native_instance *inst = calloc(1, sizeof *inst);
-    if (inst == NULL || (inst->manifest_path = nr_strdup(spec->manifest_path)) == NULL) {
-        free(inst);
+    if (inst == NULL) {
         free(kind);
         descriptor_teardown(&desc);
         st = nr_error_nomem(err);
