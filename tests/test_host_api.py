@@ -961,3 +961,12 @@ def test_validate_failure_without_a_message(probe):
         initialize({"validate": "fail_silently"})
     assert str(info.value) == "invalid config: native validate callback returned Internal"
     assert plugin.report() is None
+
+
+def test_validate_handing_back_its_borrowed_config(probe):
+    # the config is lent as a view of the printed JSON: handing it back is
+    # reported (it used to be an owned copy, freed before the result was read)
+    report = plugin.validate({"components": [{"kind": PROBE, "config": {"validate": "borrowed"}}]})
+    assert report == {"diagnostics": [{"level": "error", "code": "plugin.native_validate_failed",
+                                       "component": PROBE,
+                                       "message": f"native validate callback {NOT_OWNED}"}]}

@@ -50,11 +50,6 @@ const NemoRelayNativeString *nr_native_view(NemoRelayNativeString *view, const c
     return view;
 }
 
-NemoRelayNativeString *nr_native_cstring(const char *s)
-{
-    return nr_native_string(s != NULL ? s : "", s != NULL ? strlen(s) : 0);
-}
-
 bool nr_native_string_owned(const NemoRelayNativeString *s)
 {
     return s != NULL && s->magic == STRING_MAGIC;

@@ -34,7 +34,6 @@ struct NemoRelayNativeString {
 /* A new host string copying len bytes of s (no UTF-8 check: the host only
  * makes strings from UTF-8 it produced).  NULL on allocation failure. */
 NemoRelayNativeString *nr_native_string(const char *s, size_t len);
-NemoRelayNativeString *nr_native_cstring(const char *s);
 
 /* Fills *view to borrow len bytes at s (valid while s is).  A plugin must
  * not free it; string_free ignores views. */

@@ -682,14 +682,14 @@ NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kin
 
 /* ---- the plugin kind of a loaded instance -------------------------------------------------- */
 
-static NemoRelayNativeString *config_string(const cJSON *config, nr_error *err)
+/* The component config's JSON text, lent to validate/register as a view;
+ * the caller frees it (cJSON_free) after the call.  NULL: out of memory. */
+static char *config_text(const cJSON *config, nr_error *err)
 {
     char *text = nr_json_print(config);
-    NemoRelayNativeString *s = text != NULL ? nr_native_cstring(text) : NULL;
-    cJSON_free(text);
-    if (s == NULL)
+    if (text == NULL)
         nr_error_nomem(err);
-    return s;
+    return text;
 }
 
 static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *config,
@@ -699,13 +699,15 @@ static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *
     (void)kind;
     if (inst->desc.validate == NULL)
         return NEMO_RELAY_STATUS_OK;
-    NemoRelayNativeString *cfg = config_string(config, err);
-    if (cfg == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    char *text = config_text(config, err);
+    if (text == NULL)
+        return STATUS_OF(err);
+    NemoRelayNativeString cfg_v;
     NemoRelayNativeString *out = NULL;
     nr_native_last_error_clear();
-    NemoRelayStatus st = inst->desc.validate(inst->desc.user_data, cfg, &out);
-    free(cfg);
+    NemoRelayStatus st = inst->desc.validate(inst->desc.user_data,
+                                             nr_native_view(&cfg_v, text, strlen(text)), &out);
+    cJSON_free(text);
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(out); /* R7 */
         return nr_native_failure(st, NR_E_CALLBACK, err, "native validate callback returned %s",
@@ -738,13 +740,15 @@ static NemoRelayStatus native_register(void *ud, const char *kind, const cJSON *
                                        nr_plugin_ctx *ctx, nr_error *err)
 {
     nr_native_instance *inst = ud;
-    NemoRelayNativeString *cfg = config_string(config, err);
-    if (cfg == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    char *text = config_text(config, err);
+    if (text == NULL)
+        return STATUS_OF(err);
+    NemoRelayNativeString cfg_v;
     NemoRelayNativePluginContext pctx = {ctx, inst};
     nr_native_last_error_clear();
-    NemoRelayStatus st = inst->desc.register_(inst->desc.user_data, cfg, &pctx);
-    free(cfg);
+    NemoRelayStatus st = inst->desc.register_(inst->desc.user_data,
+                                              nr_native_view(&cfg_v, text, strlen(text)), &pctx);
+    cJSON_free(text);
     if (st != NEMO_RELAY_STATUS_OK)
         st = nr_native_failure(st, NR_E_REGISTRATION_FAILED, err,
                                "native register callback for '%s' returned %s", kind,
