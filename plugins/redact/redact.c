@@ -354,9 +354,9 @@ static size_t rd_match(const RdPolicy *p, const char *s, size_t avail)
     return 0;
 }
 
-/* Replaces every pattern occurrence inside a string value.  False when out of
- * memory. */
-static bool rd_redact_string(const RdPolicy *p, cJSON *item)
+/* Replaces every pattern occurrence inside a string value, setting *changed
+ * when there was one.  False when out of memory. */
+static bool rd_redact_string(const RdPolicy *p, cJSON *item, bool *changed)
 {
     const char *s = item->valuestring;
     if (s == NULL || p->n_patterns == 0) {
@@ -403,25 +403,28 @@ static bool rd_redact_string(const RdPolicy *p, cJSON *item)
     out[o] = '\0';
     bool ok = cJSON_SetValuestring(item, out) != NULL;
     free(out);
+    *changed = *changed || ok;
     return ok;
 }
 
 /* Redacts item in place (item is a member of parent, or the root when parent
- * is NULL).  check_key: whether item's own key may select it for replacement.
- * False when out of memory. */
-static bool rd_walk(const RdPolicy *p, cJSON *parent, cJSON *item, bool check_key)
+ * is NULL), setting *changed when anything was redacted.  check_key: whether
+ * item's own key may select it for replacement.  False when out of memory. */
+static bool rd_walk(const RdPolicy *p, cJSON *parent, cJSON *item, bool check_key, bool *changed)
 {
     if (check_key && parent != NULL && item->string != NULL && rd_key_matches(p, item->string)) {
-        return rd_replace_value(p, parent, item);
+        bool ok = rd_replace_value(p, parent, item);
+        *changed = *changed || ok;
+        return ok;
     }
     if (cJSON_IsString(item)) {
-        return rd_redact_string(p, item);
+        return rd_redact_string(p, item, changed);
     }
     if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
         cJSON *child = item->child;
         while (child != NULL) {
             cJSON *next = child->next; /* child may be replaced */
-            if (!rd_walk(p, item, child, true)) {
+            if (!rd_walk(p, item, child, true, changed)) {
                 return false;
             }
             child = next;
@@ -431,15 +434,16 @@ static bool rd_walk(const RdPolicy *p, cJSON *parent, cJSON *item, bool check_ke
 }
 
 /* An LLM request {"headers": {...}, "content": ...}: "headers" and "content"
- * are walked but never replaced whole, so the shape survives any key list. */
-static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request)
+ * are walked but never replaced whole, so the shape survives any key list.
+ * Sets *changed as rd_walk does. */
+static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request, bool *changed)
 {
     cJSON *child = request->child;
     while (child != NULL) {
         cJSON *next = child->next;
         bool shape = child->string != NULL &&
                      (strcmp(child->string, "headers") == 0 || strcmp(child->string, "content") == 0);
-        if (!rd_walk(p, request, child, !shape)) {
+        if (!rd_walk(p, request, child, !shape, changed)) {
             return false;
         }
         child = next;
@@ -447,9 +451,10 @@ static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request)
     return true;
 }
 
-/* What every callback does (user_data is the policy): parse, redact,
- * print.  llm_request selects the request walk; `what` names the payload in
- * a parse error. */
+/* What every callback does (user_data is the policy): parse, redact, and
+ * print the result -- or, when nothing was redacted, copy the payload's bytes
+ * as they came.  llm_request selects the request walk; `what` names the
+ * payload in a parse error. */
 static NemoRelayStatus rd_sanitize(void *user_data, const HostString *payload, const char *what,
                                    bool llm_request, HostString **out)
 {
@@ -467,18 +472,24 @@ static NemoRelayStatus rd_sanitize(void *user_data, const HostString *payload, c
     if (status != RD_OK) {
         return status;
     }
-    bool ok;
+    bool ok, changed = false;
     if (llm_request) {
         if (!cJSON_IsObject(value)) {
             cJSON_Delete(value);
             return ps_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
                            RD_KIND ": an LLM request must be a JSON object");
         }
-        ok = rd_walk_llm_request(p, value);
+        ok = rd_walk_llm_request(p, value, &changed);
     } else {
-        ok = rd_walk(p, NULL, value, false);
+        ok = rd_walk(p, NULL, value, false, &changed);
     }
-    status = ok ? ps_print(host, RD_KIND, value, out) : ps_oom(host, RD_KIND);
+    if (!ok) {
+        status = ps_oom(host, RD_KIND);
+    } else if (changed) {
+        status = ps_print(host, RD_KIND, value, out);
+    } else { /* a copy: the payload is borrowed and must not be handed back */
+        status = host->string_new(host->string_data(payload), host->string_len(payload), out);
+    }
     cJSON_Delete(value);
     return status;
 }
