@@ -209,6 +209,7 @@ static NemoRelayStatus adapt_json(void *ud, const nr_call_info *ci, nr_value *in
 
 /* ---- conditionals ---------------------------------------------------------------------- */
 
+/* Takes the plugin's reason (freed here); *out_reason, if set, is a copy the caller frees. */
 static NemoRelayStatus take_reason(NemoRelayStatus st, NemoRelayNativeString *reason,
                                    char **out_reason, nr_error *err)
 {
@@ -320,6 +321,7 @@ typedef struct native_next {
  * error (a Python exception, a rejection) rather than its text. */
 static _Thread_local nr_error tls_next_error;
 
+/* input stays the plugin's; on OK *out is a new host string the plugin owns and frees. */
 static NemoRelayStatus continue_chain(const NemoRelayNativeString *input, void *next_ctx,
                                       NemoRelayNativeString **out, const char *what)
 {
@@ -357,12 +359,14 @@ static NemoRelayStatus continue_chain(const NemoRelayNativeString *input, void *
     return NEMO_RELAY_STATUS_OK;
 }
 
+/* next_ctx is adapt_execution's stack native_next: valid only until the callback returns. */
 static NemoRelayStatus host_tool_next(const NemoRelayNativeString *args, void *next_ctx,
                                       NemoRelayNativeString **out)
 {
     return continue_chain(args, next_ctx, out, "native tool next");
 }
 
+/* next_ctx is adapt_execution's stack native_next: valid only until the callback returns. */
 static NemoRelayStatus host_llm_next(const NemoRelayNativeString *request, void *next_ctx,
                                      NemoRelayNativeString **out)
 {
@@ -450,6 +454,7 @@ typedef struct host_stream {
     nr_stream *inner;
 } host_stream;
 
+/* h stays the plugin's; on OK *out is a new host string holding a chunk, the plugin's to free. */
 static NemoRelayStatus host_stream_poll(void *ud, NemoRelayNativeString **out)
 {
     host_stream *h = ud;
@@ -474,6 +479,7 @@ static NemoRelayStatus host_stream_poll(void *ud, NemoRelayNativeString **out)
     return st;
 }
 
+/* Closes the inner runtime stream early; h itself stays the plugin's until drop. */
 static NemoRelayStatus host_stream_cancel(void *ud)
 {
     host_stream *h = ud;
@@ -484,6 +490,7 @@ static NemoRelayStatus host_stream_cancel(void *ud)
     return NEMO_RELAY_STATUS_OK;
 }
 
+/* The plugin gives h back: the inner runtime stream is closed and h freed. */
 static void host_stream_drop(void *ud)
 {
     host_stream *h = ud;
@@ -493,6 +500,7 @@ static void host_stream_drop(void *ud)
     }
 }
 
+/* request stays the plugin's; on OK *out_stream is a host stream the plugin owns (and drops). */
 static NemoRelayStatus host_stream_next(const NemoRelayNativeString *request, void *next_ctx,
                                         NemoRelayNativeLlmStreamV1 *out_stream)
 {
@@ -529,6 +537,7 @@ static NemoRelayStatus host_stream_next(const NemoRelayNativeString *request, vo
     return NEMO_RELAY_STATUS_OK;
 }
 
+/* The plugin's chunk string is freed here; on OK *chunk is a new value the runtime owns. */
 static NemoRelayStatus plugin_stream_poll(void *ud, nr_value **chunk, nr_error *err)
 {
     plugin_stream *p = ud;
@@ -547,6 +556,7 @@ static NemoRelayStatus plugin_stream_poll(void *ud, nr_value **chunk, nr_error *
     return take_json(out, "LLM stream", "native LLM stream returned null chunk", false, chunk, err);
 }
 
+/* The runtime abandons the stream: the plugin's cancel; p stays until plugin_stream_drop. */
 static void plugin_stream_cancel(void *ud)
 {
     plugin_stream *p = ud;
@@ -554,6 +564,7 @@ static void plugin_stream_cancel(void *ud)
         p->table.cancel(p->table.user_data);
 }
 
+/* The runtime's last use of p: the plugin's drop, then p's record reference and p itself. */
 static void plugin_stream_drop(void *ud)
 {
     plugin_stream *p = ud;
@@ -566,6 +577,7 @@ static void plugin_stream_drop(void *ud)
 static const nr_stream_ops plugin_stream_ops = {plugin_stream_poll, plugin_stream_cancel,
                                                 plugin_stream_drop};
 
+/* Inputs lent as views; on OK *out (the runtime's) owns the plugin's table and its next_ctx. */
 static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, nr_value *request,
                                               const nr_stream_next *next, nr_stream **out,
                                               nr_error *err)

@@ -454,7 +454,8 @@ static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request, bool *changed
 /* What every callback does (user_data is the policy): parse, redact, and
  * print the result -- or, when nothing was redacted, copy the payload's bytes
  * as they came.  llm_request selects the request walk; `what` names the
- * payload in a parse error. */
+ * payload in a parse error.  Ownership: payload is borrowed; on OK *out is a
+ * new host string that transfers to the host (on failure it stays NULL). */
 static NemoRelayStatus rd_sanitize(void *user_data, const HostString *payload, const char *what,
                                    bool llm_request, HostString **out)
 {
@@ -500,6 +501,8 @@ static NemoRelayStatus rd_sanitize(void *user_data, const HostString *payload, c
 
 /* The tool sanitizers differ only in how a parse error names the payload
  * (the ABI does not tell one callback which of the two it runs as). */
+
+/* payload borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_tool_request(void *user_data, const HostString *name,
                                        const HostString *payload, HostString **out)
 {
@@ -507,6 +510,7 @@ static NemoRelayStatus rd_tool_request(void *user_data, const HostString *name,
     return rd_sanitize(user_data, payload, "tool arguments", false, out);
 }
 
+/* payload borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_tool_response(void *user_data, const HostString *name,
                                         const HostString *payload, HostString **out)
 {
@@ -514,11 +518,13 @@ static NemoRelayStatus rd_tool_response(void *user_data, const HostString *name,
     return rd_sanitize(user_data, payload, "tool result", false, out);
 }
 
+/* request borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_llm_request(void *user_data, const HostString *request, HostString **out)
 {
     return rd_sanitize(user_data, request, "LLM request", true, out);
 }
 
+/* payload borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_llm_response(void *user_data, const HostString *payload, HostString **out)
 {
     return rd_sanitize(user_data, payload, "LLM response", false, out);
