@@ -1,5 +1,6 @@
-"""Runs the plain-C test programs (runtime core, semver, manifest checks, ABI
-layout) built with ASan+UBSan: the runtime core is tested without Python."""
+"""Runs the plain-C test programs (runtime core, semver, manifest checks, the
+redact plugin's sanitize step, ABI layout) built with ASan+UBSan: the runtime
+core is tested without Python."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ import pytest
 from _build import ROOT, SAN_FLAGS, compiler, have_cxx, pkg_config, run_checked
 
 RUNTIME = sorted(str(p) for p in (ROOT / "csrc" / "runtime").glob("*.c"))
-LOADER = {name: str(ROOT / "csrc" / "loader" / f"{name}.c") for name in ("semver", "manifest", "sha256")}
+LOADER = {name: str(ROOT / "csrc" / "loader" / f"{name}.c")
+          for name in ("semver", "manifest", "sha256", "loader_util")}
 ERROR = str(ROOT / "csrc" / "runtime" / "nr_error.c")
-INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/loader", "tests/c")]
+INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/loader", "plugins/common", "tests/c")]
 
 SUITES = {
     "test_runtime": RUNTIME,
-    "test_semver": [LOADER["semver"], ERROR],
-    "test_manifest": [LOADER["manifest"], LOADER["semver"], LOADER["sha256"], ERROR],
+    "test_semver": [LOADER["semver"], LOADER["loader_util"], ERROR],
+    "test_manifest": [LOADER["manifest"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"], ERROR],
+    "test_redact": [],  # includes plugins/redact/redact.c itself
 }
 
 

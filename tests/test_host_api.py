@@ -264,6 +264,33 @@ def test_conditional_reason_rejects(active):
     assert called == []
 
 
+NOT_OWNED = "returned a string not made by string_new (a borrowed input must be copied)"
+
+
+@pytest.mark.parametrize("mode, who", [
+    pytest.param("reason_borrowed", "conditional callback", id="conditional-reason"),
+    pytest.param("request_borrowed", "tool callback", id="request-intercept"),
+    pytest.param("execution_borrowed", "tool execution intercept", id="execution-intercept"),
+])
+def test_a_borrowed_input_handed_back_is_reported_not_freed(active, mode, who):
+    # The inputs are the host's views (stack records pointing at cached JSON):
+    # freeing one would crash the process (free(): invalid size).
+    called = []
+    with pytest.raises(errors.RelayError) as info:
+        tools.execute_sync("probe-tool", {"probe": mode}, called.append)
+    assert type(info.value) is errors.RelayError
+    assert str(info.value) == f"native {who} {NOT_OWNED}"
+    assert called == []
+    # nothing was corrupted: the same callbacks still work
+    assert tools.execute_sync("probe-tool", {"x": 1}, lambda args: {"got": args}) == {"got": {"x": 1}}
+
+
+def test_a_borrowed_input_left_behind_by_a_failing_callback_is_not_freed(active):
+    with pytest.raises(errors.RelayError, match="^probe failed$"):
+        tools.request_intercepts("probe-tool", {"probe": "request_fail_borrowed"})
+    assert tools.request_intercepts("probe-tool", {"x": 1}) == {"x": 1}
+
+
 # ---- 3. registration ownership (R4, D8) and teardown order (R1, R2) ---------------------------
 
 
@@ -913,3 +940,33 @@ def test_next_failing_on_a_plugin_thread_releases_the_exception(active):
     assert thread_report(active)["next"] == INTERNAL
     gc.collect()
     assert refs[0]() is None, "the body's frame (via its exception) is still alive"
+
+
+# ---- 2b. failures without a last error: the host's fallback text ---------------------------
+
+
+def test_register_failure_without_a_message(probe):
+    with pytest.raises(errors.RegistrationFailed) as info:
+        initialize({"fail_silently": True})
+    assert str(info.value) == f"registration failed: native register callback for '{PROBE}' returned Internal"
+    assert plugin.report() is None
+
+
+def test_validate_failure_without_a_message(probe):
+    report = plugin.validate({"components": [{"kind": PROBE, "config": {"validate": "fail_silently"}}]})
+    assert report == {"diagnostics": [{"level": "error", "code": "plugin.native_validate_failed",
+                                       "component": PROBE,
+                                       "message": "native validate callback returned Internal"}]}
+    with pytest.raises(errors.InvalidConfig) as info:
+        initialize({"validate": "fail_silently"})
+    assert str(info.value) == "invalid config: native validate callback returned Internal"
+    assert plugin.report() is None
+
+
+def test_validate_handing_back_its_borrowed_config(probe):
+    # the config is lent as a view of the printed JSON: handing it back is
+    # reported (it used to be an owned copy, freed before the result was read)
+    report = plugin.validate({"components": [{"kind": PROBE, "config": {"validate": "borrowed"}}]})
+    assert report == {"diagnostics": [{"level": "error", "code": "plugin.native_validate_failed",
+                                       "component": PROBE,
+                                       "message": f"native validate callback {NOT_OWNED}"}]}

@@ -396,3 +396,11 @@ async def test_python_stream_intercept_inside_a_native_one(host, events):
     assert got[0]["content"] == {"p": 1, "native_plugin_llm_request_intercept": True,
                                  "native_plugin_llm_stream_execution_request": True, "inner": True}
     assert len(seen) == 2
+
+
+def test_entry_failure_message_names_the_symbol(plugin_dir, fixture_library):
+    with pytest.raises(errors.PluginLoadError) as info:
+        load(plugin_dir, fixture_library, symbol="nemo_relay_fixture_entry_error")
+    # the plugin's last error after the symbol (without one: the status name)
+    assert str(info.value) == "native plugin entry symbol 'nemo_relay_fixture_entry_error' failed: fixture entry failed"
+    assert info.value.check == "entry" and info.value.plugin_id == FIXTURE

@@ -8,6 +8,7 @@
  */
 #include "native.h"
 
+#include "loader_util.h"
 #include "nr_runtime.h"
 #include "nr_scope_ops.h"
 #include "nr_stack.h"
@@ -21,43 +22,10 @@
 
 /* ---- strings ------------------------------------------------------------------ */
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+/* Strict UTF-8 (the manifest decoder's rules, see loader_util.h). */
 static bool utf8_valid(const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
+    return nr_loader_utf8_invalid_at(s, n) == n;
 }
 
 NemoRelayNativeString *nr_native_string(const char *s, size_t len)
@@ -82,26 +50,23 @@ const NemoRelayNativeString *nr_native_view(NemoRelayNativeString *view, const c
     return view;
 }
 
-NemoRelayNativeString *nr_native_cstring(const char *s)
+bool nr_native_string_owned(const NemoRelayNativeString *s)
 {
-    return nr_native_string(s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+    return s != NULL && s->magic == STRING_MAGIC;
 }
 
-bool nr_native_string_valid(const NemoRelayNativeString *s)
+void nr_native_string_free(NemoRelayNativeString *s)
 {
-    return s != NULL && (s->magic == STRING_MAGIC || s->magic == VIEW_MAGIC);
+    /* a view is the host's, lent for one call: never freed through here */
+    if (nr_native_string_owned(s)) {
+        s->magic = 0;
+        free(s);
+    }
 }
 
 char *nr_native_string_dup(const NemoRelayNativeString *s)
 {
-    if (s == NULL)
-        return nr_strdup("");
-    char *d = malloc(s->len + 1);
-    if (d != NULL) {
-        memcpy(d, s->data, s->len);
-        d[s->len] = '\0';
-    }
-    return d;
+    return s != NULL ? nr_loader_strndup(s->data, s->len) : nr_strdup("");
 }
 
 static NemoRelayStatus api_string_new(const uint8_t *data, size_t len, NemoRelayNativeString **out)
@@ -135,15 +100,6 @@ static const uint8_t *api_string_data(const NemoRelayNativeString *s)
 static size_t api_string_len(const NemoRelayNativeString *s)
 {
     return s != NULL ? s->len : 0;
-}
-
-static void api_string_free(NemoRelayNativeString *s)
-{
-    /* a view is the host's, lent for one call: never freed by a plugin */
-    if (s != NULL && s->magic == STRING_MAGIC) {
-        s->magic = 0;
-        free(s);
-    }
 }
 
 /* ---- last error ----------------------------------------------------------------- */
@@ -213,22 +169,28 @@ static void api_last_error_set(const NemoRelayNativeString *message)
     free(text);
 }
 
-NemoRelayStatus nr_native_failure(NemoRelayStatus st, const char *context, nr_error *err)
+NemoRelayStatus nr_native_failure(NemoRelayStatus st, nr_errkind kind, nr_error *err,
+                                  const char *fallback, ...)
 {
-    nr_errkind kind;
-    switch (st) {
-    case NEMO_RELAY_STATUS_ALREADY_EXISTS: kind = NR_E_ALREADY_EXISTS; break;
-    case NEMO_RELAY_STATUS_NOT_FOUND: kind = NR_E_NOT_FOUND; break;
-    case NEMO_RELAY_STATUS_GUARDRAIL_REJECTED: kind = NR_E_REJECTED; break;
-    case NEMO_RELAY_STATUS_INVALID_ARG: kind = NR_E_INVALID_ARG; break;
-    default: kind = NR_E_CALLBACK; break;
+    if (kind == NR_E_NONE) {
+        switch (st) {
+        case NEMO_RELAY_STATUS_ALREADY_EXISTS: kind = NR_E_ALREADY_EXISTS; break;
+        case NEMO_RELAY_STATUS_NOT_FOUND: kind = NR_E_NOT_FOUND; break;
+        case NEMO_RELAY_STATUS_GUARDRAIL_REJECTED: kind = NR_E_REJECTED; break;
+        case NEMO_RELAY_STATUS_INVALID_ARG: kind = NR_E_INVALID_ARG; break;
+        default: kind = NR_E_CALLBACK; break;
+        }
     }
     const char *text = nr_native_last_error();
     NemoRelayStatus out;
-    if (text != NULL)
+    if (text != NULL) {
         out = nr_error_set(err, kind, "%s", text);
-    else
-        out = nr_error_set(err, kind, "%s: %s", context, nr_status_name(st));
+    } else {
+        va_list ap;
+        va_start(ap, fallback);
+        out = nr_error_setv(err, kind, fallback, ap);
+        va_end(ap);
+    }
     if (kind == NR_E_REJECTED && err != NULL)
         err->reason = nr_strdup(nr_error_message(err));
     nr_native_last_error_clear();
@@ -570,7 +532,7 @@ static const NemoRelayNativeHostApiV1 g_host_api = {
     .string_new = api_string_new,
     .string_data = api_string_data,
     .string_len = api_string_len,
-    .string_free = api_string_free,
+    .string_free = nr_native_string_free,
     .last_error_clear = api_last_error_clear,
     .last_error_set = api_last_error_set,
     .plugin_context_register_subscriber = api_register_subscriber,

@@ -38,44 +38,6 @@ static bool nr_mf_is_native_kind(nr_plugin_kind kind)
     return kind == NR_PLUGIN_KIND_RUST_DYNAMIC || kind == NR_PLUGIN_KIND_NATIVE;
 }
 
-void nr_loader_error_annotate(nr_error *err, const char *reason, const char *plugin_id,
-                              const char *manifest)
-{
-    if (err == NULL || err->kind == NR_E_NONE)
-        return;
-    if (reason != NULL) {
-        free(err->reason);
-        err->reason = nr_strdup(reason);
-    }
-    if (plugin_id != NULL) {
-        free(err->plugin_id);
-        err->plugin_id = nr_strdup(plugin_id);
-    }
-    if (manifest != NULL) {
-        free(err->manifest);
-        err->manifest = nr_strdup(manifest);
-    }
-}
-
-/* Sets err (kind + message) and annotates it in one go. */
-static NemoRelayStatus nr_mf_fail(nr_error *err, nr_errkind kind, const char *reason,
-                                  const char *plugin_id, const char *manifest, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 6, 7)))
-#endif
-    ;
-
-static NemoRelayStatus nr_mf_fail(nr_error *err, nr_errkind kind, const char *reason,
-                                  const char *plugin_id, const char *manifest, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    NemoRelayStatus st = nr_error_setv(err, kind, fmt, ap);
-    va_end(ap);
-    nr_loader_error_annotate(err, reason, plugin_id, manifest);
-    return st;
-}
-
 /* Byte length of the Unicode White_Space character at s, or 0.  (Rust's
  * str::trim uses White_Space; all of them are ASCII or lead with 0xC2, 0xE1,
  * 0xE2 or 0xE3, never with a continuation byte, so byte-wise scanning of
@@ -133,12 +95,7 @@ static char *nr_mf_trim_dup(const char *s)
     const char *start;
     size_t len;
     nr_mf_trim(s != NULL ? s : "", &start, &len);
-    char *d = malloc(len + 1);
-    if (d != NULL) {
-        memcpy(d, start, len);
-        d[len] = '\0';
-    }
-    return d;
+    return nr_loader_strndup(start, len);
 }
 
 static char nr_mf_ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
@@ -147,45 +104,6 @@ static bool nr_mf_ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* Offset of the first invalid UTF-8 sequence in [s, s+len), or len. */
-static size_t nr_mf_utf8_invalid_at(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3;
-            if (c == 0xe0)
-                lo = 0xa0; /* no overlongs */
-            if (c == 0xed)
-                hi = 0x9f; /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4;
-            if (c == 0xf0)
-                lo = 0x90;
-            if (c == 0xf4)
-                hi = 0x8f; /* <= U+10FFFF */
-        } else {
-            return i;
-        }
-        if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k < n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-        }
-        i += n;
-    }
-    return len;
 }
 
 /* ---- clear -------------------------------------------------------------- */
@@ -566,7 +484,7 @@ NemoRelayStatus nr_manifest_parse_json(const char *json, size_t len, const char 
                                (size_t)((const char *)nul - json));
         goto done;
     }
-    size_t bad = nr_mf_utf8_invalid_at((const unsigned char *)json, len);
+    size_t bad = nr_loader_utf8_invalid_at((const unsigned char *)json, len);
     if (bad != len) {
         st = nr_mf_decode_fail(&d, "manifest is not valid UTF-8 (byte offset %zu)", bad);
         goto done;
@@ -670,19 +588,19 @@ NemoRelayStatus nr_manifest_resolve(const char *manifest_ref, char **out_canonic
     if (stat(path, &sb) != 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
-            st = nr_mf_fail(err, NR_E_NOT_FOUND, "manifest", NULL, path,
-                            "dynamic plugin manifest '%s' does not exist", path);
+            st = nr_loader_fail(err, NR_E_NOT_FOUND, "manifest", NULL, path,
+                                "dynamic plugin manifest '%s' does not exist", path);
         else
-            st = nr_mf_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
-                            "failed to inspect '%s': %s", path, strerror(e));
+            st = nr_loader_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
+                                "failed to inspect '%s': %s", path, strerror(e));
         goto done;
     }
 
     /* 3. canonicalise */
     *out_canonical_path = realpath(path, NULL);
     if (*out_canonical_path == NULL) {
-        st = nr_mf_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
-                        "failed to normalize dynamic plugin manifest '%s': %s", path, strerror(errno));
+        st = nr_loader_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
+                            "failed to normalize dynamic plugin manifest '%s': %s", path, strerror(errno));
         goto done;
     }
 done:
@@ -708,13 +626,13 @@ NemoRelayStatus nr_manifest_read_file(const char *path, char **out_text, size_t 
     *out_len = 0;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &sb) != 0) {
-        st = nr_mf_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
-                        "failed to read dynamic plugin manifest '%s': %s", path, strerror(errno));
+        st = nr_loader_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
+                            "failed to read dynamic plugin manifest '%s': %s", path, strerror(errno));
         goto done;
     }
     if (!S_ISREG(sb.st_mode)) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "manifest", NULL, path,
-                        "dynamic plugin manifest '%s' is not a regular file", path);
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "manifest", NULL, path,
+                            "dynamic plugin manifest '%s' is not a regular file", path);
         goto done;
     }
     cap = sb.st_size > 0 && sb.st_size <= NR_MANIFEST_MAX_BYTES ? (size_t)sb.st_size + 1 : 4096;
@@ -740,8 +658,8 @@ NemoRelayStatus nr_manifest_read_file(const char *path, char **out_text, size_t 
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            st = nr_mf_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
-                            "failed to read dynamic plugin manifest '%s': %s", path, strerror(errno));
+            st = nr_loader_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
+                                "failed to read dynamic plugin manifest '%s': %s", path, strerror(errno));
             goto done;
         }
         if (n == 0)
@@ -749,9 +667,9 @@ NemoRelayStatus nr_manifest_read_file(const char *path, char **out_text, size_t 
         len += (size_t)n;
     }
     if (len > NR_MANIFEST_MAX_BYTES) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "manifest", NULL, path,
-                        "dynamic plugin manifest '%s' is larger than %d bytes", path,
-                        NR_MANIFEST_MAX_BYTES);
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "manifest", NULL, path,
+                            "dynamic plugin manifest '%s' is larger than %d bytes", path,
+                            NR_MANIFEST_MAX_BYTES);
         goto done;
     }
     buf[len] = '\0';
@@ -853,18 +771,18 @@ static NemoRelayStatus nr_mf_check_permissions(const char *library_path, const c
 
     real = realpath(library_path, NULL);
     if (real == NULL || stat(real, &sb) != 0) {
-        st = nr_mf_fail(err, NR_E_INTERNAL, "permissions", plugin_id, manifest,
-                        "failed to inspect native plugin library '%s': %s", library_path,
-                        strerror(errno));
+        st = nr_loader_fail(err, NR_E_INTERNAL, "permissions", plugin_id, manifest,
+                            "failed to inspect native plugin library '%s': %s", library_path,
+                            strerror(errno));
         goto done;
     }
     bool via_link = strcmp(real, library_path) != 0;
     if (nr_mf_writable_by_others(&sb)) {
-        st = nr_mf_fail(err, NR_E_PLUGIN_LOAD, "permissions", plugin_id, manifest,
-                        "native plugin library '%s'%s%s%s is writable by group or others "
-                        "(mode %04o); refusing to load it (pass trust_writable=True to allow)",
-                        library_path, via_link ? " (resolves to '" : "", via_link ? real : "",
-                        via_link ? "')" : "", (unsigned)(sb.st_mode & 07777));
+        st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "permissions", plugin_id, manifest,
+                            "native plugin library '%s'%s%s%s is writable by group or others "
+                            "(mode %04o); refusing to load it (pass trust_writable=True to allow)",
+                            library_path, via_link ? " (resolves to '" : "", via_link ? real : "",
+                            via_link ? "')" : "", (unsigned)(sb.st_mode & 07777));
         goto done;
     }
     char *slash = strrchr(real, '/');
@@ -875,16 +793,16 @@ static NemoRelayStatus nr_mf_check_permissions(const char *library_path, const c
             slash[0] = '\0';
     }
     if (stat(real, &sb) != 0) {
-        st = nr_mf_fail(err, NR_E_INTERNAL, "permissions", plugin_id, manifest,
-                        "failed to inspect native plugin library directory '%s': %s", real,
-                        strerror(errno));
+        st = nr_loader_fail(err, NR_E_INTERNAL, "permissions", plugin_id, manifest,
+                            "failed to inspect native plugin library directory '%s': %s", real,
+                            strerror(errno));
         goto done;
     }
     if (nr_mf_writable_by_others(&sb)) {
-        st = nr_mf_fail(err, NR_E_PLUGIN_LOAD, "permissions", plugin_id, manifest,
-                        "native plugin library directory '%s' is writable by group or others "
-                        "(mode %04o); refusing to load it (pass trust_writable=True to allow)",
-                        real, (unsigned)(sb.st_mode & 07777));
+        st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "permissions", plugin_id, manifest,
+                            "native plugin library directory '%s' is writable by group or others "
+                            "(mode %04o); refusing to load it (pass trust_writable=True to allow)",
+                            real, (unsigned)(sb.st_mode & 07777));
         goto done;
     }
 done:
@@ -920,17 +838,17 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
 
     /* 7. id */
     if (opts->expected_id != NULL && strcmp(trimmed_id, opts->expected_id) != 0) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "id", pid, manifest,
-                        "dynamic plugin manifest id '%s' does not match expected id '%s'",
-                        m->plugin.id != NULL ? m->plugin.id : "", opts->expected_id);
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "id", pid, manifest,
+                            "dynamic plugin manifest id '%s' does not match expected id '%s'",
+                            m->plugin.id != NULL ? m->plugin.id : "", opts->expected_id);
         goto done;
     }
 
     /* 8. kind */
     if (!nr_mf_is_native_kind(m->plugin.kind)) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "kind", pid, manifest,
-                        "dynamic plugin '%s' is kind %s; native loader only supports rust_dynamic or native",
-                        pid, nr_plugin_kind_name(m->plugin.kind));
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "kind", pid, manifest,
+                            "dynamic plugin '%s' is kind %s; native loader only supports rust_dynamic or native",
+                            pid, nr_plugin_kind_name(m->plugin.kind));
         goto done;
     }
 
@@ -941,27 +859,27 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
         goto done;
     }
     if (relay[0] == '\0') {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "compat.relay", pid, manifest, "compat.relay is required");
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "compat.relay", pid, manifest, "compat.relay is required");
         goto done;
     }
     if (nr_semver_req_parse(relay, &req, &sub) != NEMO_RELAY_STATUS_OK) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "compat.relay", pid, manifest,
-                        "invalid compat.relay version requirement: %s", nr_error_message(&sub));
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "compat.relay", pid, manifest,
+                            "invalid compat.relay version requirement: %s", nr_error_message(&sub));
         goto done;
     }
     if (opts->host_version == NULL) {
-        st = nr_mf_fail(err, NR_E_INTERNAL, "compat.relay", pid, manifest, "host version is not set");
+        st = nr_loader_fail(err, NR_E_INTERNAL, "compat.relay", pid, manifest, "host version is not set");
         goto done;
     }
     if (nr_semver_parse(opts->host_version, &host, &sub) != NEMO_RELAY_STATUS_OK) {
-        st = nr_mf_fail(err, NR_E_INTERNAL, "compat.relay", pid, manifest,
-                        "failed to parse host version: %s", nr_error_message(&sub));
+        st = nr_loader_fail(err, NR_E_INTERNAL, "compat.relay", pid, manifest,
+                            "failed to parse host version: %s", nr_error_message(&sub));
         goto done;
     }
     if (!nr_semver_req_matches(req, &host)) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "compat.relay", pid, manifest,
-                        "native plugin requires relay '%s' but host version is %s", relay,
-                        opts->host_version);
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "compat.relay", pid, manifest,
+                            "native plugin requires relay '%s' but host version is %s", relay,
+                            opts->host_version);
         goto done;
     }
 
@@ -972,23 +890,23 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
         goto done;
     }
     if (strcmp(native_api, "1") != 0) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "native_api", pid, manifest,
-                        "dynamic plugin '%s' declares unsupported compat.native_api '%s'; expected 1",
-                        pid, m->compat.native_api != NULL ? m->compat.native_api : "");
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "native_api", pid, manifest,
+                            "dynamic plugin '%s' declares unsupported compat.native_api '%s'; expected 1",
+                            pid, m->compat.native_api != NULL ? m->compat.native_api : "");
         goto done;
     }
 
     /* 11. (defensive) the load section is the native pair */
     if (m->load.runtime != NULL || m->load.entrypoint != NULL
         || (m->load.library == NULL && m->load.symbol == NULL)) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "manifest", pid, manifest,
-                        "dynamic plugin '%s' has invalid rust_dynamic load contract", pid);
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "manifest", pid, manifest,
+                            "dynamic plugin '%s' has invalid rust_dynamic load contract", pid);
         goto done;
     }
 
     /* 12. library path */
     if (m->load.library == NULL) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "library", pid, manifest, "load.library is required");
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "library", pid, manifest, "load.library is required");
         goto done;
     }
     library_path = nr_mf_resolve_library(canonical_manifest_path, m->load.library);
@@ -1001,8 +919,8 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
         /* 13. existence (any stat failure reads as missing, like Path::exists) */
         struct stat sb;
         if (stat(library_path, &sb) != 0) {
-            st = nr_mf_fail(err, NR_E_NOT_FOUND, "library", pid, manifest,
-                            "native plugin library '%s' does not exist", library_path);
+            st = nr_loader_fail(err, NR_E_NOT_FOUND, "library", pid, manifest,
+                                "native plugin library '%s' does not exist", library_path);
             goto done;
         }
         /* 14. integrity */
@@ -1014,8 +932,8 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
                 goto done;
             }
             if (!nr_mf_sha256_matches(m->integrity.sha256, actual_hex)) {
-                st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "sha256", pid, manifest,
-                                "native plugin library '%s' sha256 mismatch", library_path);
+                st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "sha256", pid, manifest,
+                                    "native plugin library '%s' sha256 mismatch", library_path);
                 goto done;
             }
         }
@@ -1029,7 +947,7 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
 
     /* 15. (defensive) symbol */
     if (m->load.symbol == NULL || nr_mf_is_blank(m->load.symbol)) {
-        st = nr_mf_fail(err, NR_E_INVALID_CONFIG, "symbol", pid, manifest, "load.symbol is required");
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "symbol", pid, manifest, "load.symbol is required");
         goto done;
     }
 

@@ -19,6 +19,7 @@
 #ifndef NR_MANIFEST_H
 #define NR_MANIFEST_H
 
+#include "loader_util.h" /* nr_loader_error_annotate */
 #include "nr_error.h"
 
 #include <stdbool.h>
@@ -120,11 +121,5 @@ typedef struct nr_manifest_check_opts {
 NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_manifest_path,
                                   const nr_manifest_check_opts *opts, char **out_library_path,
                                   nr_error *err);
-
-/* Adds loader context to a set error: each non-NULL argument is copied into
- * err->reason / err->plugin_id / err->manifest, replacing what was there.
- * No-op on an empty error.  Arguments are borrowed. */
-void nr_loader_error_annotate(nr_error *err, const char *reason, const char *plugin_id,
-                              const char *manifest);
 
 #endif /* NR_MANIFEST_H */

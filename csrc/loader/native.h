@@ -34,7 +34,6 @@ struct NemoRelayNativeString {
 /* A new host string copying len bytes of s (no UTF-8 check: the host only
  * makes strings from UTF-8 it produced).  NULL on allocation failure. */
 NemoRelayNativeString *nr_native_string(const char *s, size_t len);
-NemoRelayNativeString *nr_native_cstring(const char *s);
 
 /* Fills *view to borrow len bytes at s (valid while s is).  A plugin must
  * not free it; string_free ignores views. */
@@ -49,11 +48,17 @@ void nr_native_last_error_set(const char *message);
 /* The message, or NULL when none is set or it is empty (R23). */
 const char *nr_native_last_error(void);
 
-/* A plugin callback returned status st: fill err with the thread's last
- * error text, else "<context>: <StatusName>", with the error kind the status
- * maps to (GuardrailRejected stays a rejection).  Returns the status to
- * propagate. */
-NemoRelayStatus nr_native_failure(NemoRelayStatus st, const char *context, nr_error *err);
+/* A plugin call (callback or entry) returned the failure st: sets err to
+ * `kind` -- NR_E_NONE for the kind st maps to (GuardrailRejected stays a
+ * rejection, with the message as its reason) -- with the thread's last
+ * error text, or the printf-style fallback when there is none; then clears
+ * the last error.  Returns the status to propagate. */
+NemoRelayStatus nr_native_failure(NemoRelayStatus st, nr_errkind kind, nr_error *err,
+                                  const char *fallback, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* A host function failed with err: record its text as the thread's last
  * error and return its status. */
@@ -68,7 +73,6 @@ typedef struct nr_native_instance {
     NemoRelayNativeSubscriberFlushFn subscriber_flush; /* optional export, may be NULL */
     char *kind;
     char *library_path;
-    char *manifest_path;
 } nr_native_instance;
 
 void nr_native_instance_retain(nr_native_instance *inst);
@@ -90,9 +94,15 @@ NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kin
 /* Plugin-kind operations for a loaded instance (native_call.c). */
 extern const nr_plugin_ops nr_native_plugin_ops;
 
-/* Whether s is a live string made by this host's string_new (a hardening
- * check on plugin-supplied pointers; NULL is not). */
-bool nr_native_string_valid(const NemoRelayNativeString *s);
+/* Whether s is a live owned string made by this host's string_new: the only
+ * kind a plugin may hand over (a hardening check on plugin-supplied
+ * pointers; NULL and borrowed views are not). */
+bool nr_native_string_owned(const NemoRelayNativeString *s);
+
+/* Frees an owned host string; the caller gives s up.  NULL and views (the
+ * host's borrowed inputs, which a plugin may pass back) are left alone.  It
+ * is also the table's string_free. */
+void nr_native_string_free(NemoRelayNativeString *s);
 
 /* Reads a NUL-terminated copy of a plugin string ("" for NULL); caller frees. */
 char *nr_native_string_dup(const NemoRelayNativeString *s);

@@ -5,7 +5,9 @@
  * last error, calls the plugin, and turns what it returned back into values.
  * Every string the plugin hands over is freed on every path before any
  * decoding error is reported (R6, R8); every host string made for the plugin
- * is freed right after the call (R9).
+ * is freed right after the call (R9).  Inputs are lent as views, so a plugin
+ * may hand one back: only owned strings (string_new's) are ever freed, and
+ * a returned view is reported as an error, never freed.
  */
 #include "native.h"
 
@@ -67,10 +69,28 @@ static const NemoRelayNativeString *name_view(const char *name, NemoRelayNativeS
 
 #define STATUS_OF(err) ((err) != NULL ? (err)->status : NEMO_RELAY_STATUS_INTERNAL)
 
-/* Parses and frees a string the plugin handed over.  NULL s is an error
- * unless `optional`. */
-static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *what, bool optional,
-                                 nr_value **out, nr_error *err)
+/* A middleware callback returned the failure st: its last error, else
+ * "<context>: <StatusName>", as the kind st maps to. */
+static NemoRelayStatus callback_failure(NemoRelayStatus st, const char *context, nr_error *err)
+{
+    return nr_native_failure(st, NR_E_NONE, err, "%s: %s", context, nr_status_name(st));
+}
+
+/* A plugin (`who`, e.g. "tool callback") handed over s, which string_new
+ * did not make: most likely a borrowed input passed back.  s is not freed. */
+static NemoRelayStatus not_owned(const char *who, nr_error *err)
+{
+    return nr_error_set(err, NR_E_CALLBACK,
+                        "native %s returned a string not made by string_new (a borrowed input "
+                        "must be copied)",
+                        who);
+}
+
+/* Takes s, which the plugin `who` handed over: parses it, then frees it.
+ * NULL s is an error (`what`) unless `optional`; a string that is not owned
+ * is an error and stays the plugin's. */
+static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *who, const char *what,
+                                 bool optional, nr_value **out, nr_error *err)
 {
     *out = NULL;
     if (s == NULL) {
@@ -79,8 +99,10 @@ static NemoRelayStatus take_json(NemoRelayNativeString *s, const char *what, boo
         const char *text = nr_native_last_error();
         return nr_error_set(err, NR_E_CALLBACK, "%s", text != NULL ? text : what);
     }
+    if (!nr_native_string_owned(s))
+        return not_owned(who, err);
     NemoRelayStatus st = nr_value_parse(s->data, s->len, what, out, err);
-    free(s); /* freed before the parse error is reported */
+    nr_native_string_free(s); /* freed before the parse error is reported */
     return st;
 }
 
@@ -130,10 +152,11 @@ static NemoRelayStatus adapt_tool_json(void *ud, const nr_call_info *ci, nr_valu
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeToolJsonCb, n)(n->user_data, name, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
-        return nr_native_failure(st, "native tool callback failed", err);
+        nr_native_string_free(result);
+        return callback_failure(st, "native tool callback failed", err);
     }
-    return take_json(result, "native tool callback returned no JSON", false, out, err);
+    return take_json(result, "tool callback", "native tool callback returned no JSON", false, out,
+                     err);
 }
 
 static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_value *in,
@@ -150,10 +173,11 @@ static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_va
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeLlmRequestCb, n)(n->user_data, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
-        return nr_native_failure(st, "native LLM request callback failed", err);
+        nr_native_string_free(result);
+        return callback_failure(st, "native LLM request callback failed", err);
     }
-    st = take_json(result, "native LLM request callback returned no JSON", false, out, err);
+    st = take_json(result, "LLM request callback", "native LLM request callback returned no JSON",
+                   false, out, err);
     if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(*out)) {
         nr_value_release(*out);
         *out = NULL;
@@ -176,24 +200,28 @@ static NemoRelayStatus adapt_json(void *ud, const nr_call_info *ci, nr_value *in
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeJsonCb, n)(n->user_data, payload, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
-        return nr_native_failure(st, "native JSON callback failed", err);
+        nr_native_string_free(result);
+        return callback_failure(st, "native JSON callback failed", err);
     }
-    return take_json(result, "native JSON callback returned no JSON", false, out, err);
+    return take_json(result, "JSON callback", "native JSON callback returned no JSON", false, out,
+                     err);
 }
 
 /* ---- conditionals ---------------------------------------------------------------------- */
 
+/* Takes the plugin's reason (freed here); *out_reason, if set, is a copy the caller frees. */
 static NemoRelayStatus take_reason(NemoRelayStatus st, NemoRelayNativeString *reason,
                                    char **out_reason, nr_error *err)
 {
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(reason);
-        return nr_native_failure(st, "native conditional callback failed", err);
+        nr_native_string_free(reason);
+        return callback_failure(st, "native conditional callback failed", err);
     }
     if (reason != NULL) {
+        if (!nr_native_string_owned(reason))
+            return not_owned("conditional callback", err);
         *out_reason = nr_native_string_dup(reason);
-        free(reason);
+        nr_native_string_free(reason);
         if (*out_reason == NULL)
             return nr_error_nomem(err);
     }
@@ -254,15 +282,16 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
     st = AS(NemoRelayNativeLlmRequestInterceptCb, n)(n->user_data, name, req, ann, &out_req,
                                                      &out_ann);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(out_req);
-        free(out_ann);
-        return nr_native_failure(st, "native LLM request intercept failed", err);
+        nr_native_string_free(out_req);
+        nr_native_string_free(out_ann);
+        return callback_failure(st, "native LLM request intercept failed", err);
     }
     /* read both, free both, then report (R6) */
     nr_error aerr = NR_ERROR_INIT;
-    NemoRelayStatus ast = take_json(out_ann, "native LLM annotation", true, out_annotated, &aerr);
-    st = take_json(out_req, "native LLM request intercept returned no request", false, out_request,
-                   err);
+    NemoRelayStatus ast = take_json(out_ann, "LLM request intercept annotation",
+                                    "native LLM annotation", true, out_annotated, &aerr);
+    st = take_json(out_req, "LLM request intercept",
+                   "native LLM request intercept returned no request", false, out_request, err);
     if (st == NEMO_RELAY_STATUS_OK && !is_llm_request(*out_request))
         st = nr_error_set(err, NR_E_INVALID_JSON,
                           "native LLM request intercept did not return an LLM request");
@@ -292,6 +321,7 @@ typedef struct native_next {
  * error (a Python exception, a rejection) rather than its text. */
 static _Thread_local nr_error tls_next_error;
 
+/* input stays the plugin's; on OK *out is a new host string the plugin owns and frees. */
 static NemoRelayStatus continue_chain(const NemoRelayNativeString *input, void *next_ctx,
                                       NemoRelayNativeString **out, const char *what)
 {
@@ -329,12 +359,14 @@ static NemoRelayStatus continue_chain(const NemoRelayNativeString *input, void *
     return NEMO_RELAY_STATUS_OK;
 }
 
+/* next_ctx is adapt_execution's stack native_next: valid only until the callback returns. */
 static NemoRelayStatus host_tool_next(const NemoRelayNativeString *args, void *next_ctx,
                                       NemoRelayNativeString **out)
 {
     return continue_chain(args, next_ctx, out, "native tool next");
 }
 
+/* next_ctx is adapt_execution's stack native_next: valid only until the callback returns. */
 static NemoRelayStatus host_llm_next(const NemoRelayNativeString *request, void *next_ctx,
                                      NemoRelayNativeString **out)
 {
@@ -353,7 +385,7 @@ static NemoRelayStatus execution_failure(NemoRelayStatus st, const char *context
         return st;
     }
     nr_error_clear(&tls_next_error);
-    return nr_native_failure(st, context, err);
+    return callback_failure(st, context, err);
 }
 
 static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_value *in,
@@ -379,13 +411,14 @@ static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_valu
         st = AS(NemoRelayNativeToolExecutionCb, n)(n->user_data, name, payload, host_tool_next,
                                                    &nx, &result);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(result);
+        nr_native_string_free(result);
         st = execution_failure(st, llm ? "native LLM execution intercept failed"
                                        : "native tool execution intercept failed",
                                err);
     } else {
         nr_error_clear(&tls_next_error);
-        st = take_json(result, "native execution intercept returned no JSON", false, out, err);
+        st = take_json(result, llm ? "LLM execution intercept" : "tool execution intercept",
+                       "native execution intercept returned no JSON", false, out, err);
     }
     return st;
 }
@@ -404,23 +437,24 @@ static NemoRelayStatus adapt_llm_execution(void *ud, const nr_call_info *ci, nr_
 
 /* ---- streams ------------------------------------------------------------------------------ */
 
-/* A plugin-produced stream, consumed by the runtime. */
-typedef struct plugin_stream {
-    NemoRelayNativeLlmStreamV1 table;
-    struct stream_next_ctx *next;  /* owned: the plugin may call next while polling */
-    nr_callback *record;           /* strong: the registration (its user_data, its library) */
-} plugin_stream;
-
 /* The continuation a stream intercept receives; lives with its stream. */
 typedef struct stream_next_ctx {
     nr_stream_next next;
 } stream_next_ctx;
+
+/* A plugin-produced stream, consumed by the runtime. */
+typedef struct plugin_stream {
+    NemoRelayNativeLlmStreamV1 table; /* the plugin's, filled by the intercept */
+    stream_next_ctx next;             /* the plugin may call next while polling */
+    nr_callback *record;              /* strong: the registration (its user_data, its library) */
+} plugin_stream;
 
 /* A runtime stream handed to a plugin through the host's stream next. */
 typedef struct host_stream {
     nr_stream *inner;
 } host_stream;
 
+/* h stays the plugin's; on OK *out is a new host string holding a chunk, the plugin's to free. */
 static NemoRelayStatus host_stream_poll(void *ud, NemoRelayNativeString **out)
 {
     host_stream *h = ud;
@@ -445,6 +479,7 @@ static NemoRelayStatus host_stream_poll(void *ud, NemoRelayNativeString **out)
     return st;
 }
 
+/* Closes the inner runtime stream early; h itself stays the plugin's until drop. */
 static NemoRelayStatus host_stream_cancel(void *ud)
 {
     host_stream *h = ud;
@@ -455,6 +490,7 @@ static NemoRelayStatus host_stream_cancel(void *ud)
     return NEMO_RELAY_STATUS_OK;
 }
 
+/* The plugin gives h back: the inner runtime stream is closed and h freed. */
 static void host_stream_drop(void *ud)
 {
     host_stream *h = ud;
@@ -464,6 +500,7 @@ static void host_stream_drop(void *ud)
     }
 }
 
+/* request stays the plugin's; on OK *out_stream is a host stream the plugin owns (and drops). */
 static NemoRelayStatus host_stream_next(const NemoRelayNativeString *request, void *next_ctx,
                                         NemoRelayNativeLlmStreamV1 *out_stream)
 {
@@ -500,6 +537,7 @@ static NemoRelayStatus host_stream_next(const NemoRelayNativeString *request, vo
     return NEMO_RELAY_STATUS_OK;
 }
 
+/* The plugin's chunk string is freed here; on OK *chunk is a new value the runtime owns. */
 static NemoRelayStatus plugin_stream_poll(void *ud, nr_value **chunk, nr_error *err)
 {
     plugin_stream *p = ud;
@@ -508,16 +546,17 @@ static NemoRelayStatus plugin_stream_poll(void *ud, nr_value **chunk, nr_error *
     nr_native_last_error_clear();
     NemoRelayStatus st = p->table.next(p->table.user_data, &out);
     if (st == NEMO_RELAY_STATUS_STREAM_END) {
-        free(out);
+        nr_native_string_free(out);
         return st;
     }
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(out);
-        return nr_native_failure(st, "native LLM stream failed", err);
+        nr_native_string_free(out);
+        return callback_failure(st, "native LLM stream failed", err);
     }
-    return take_json(out, "native LLM stream returned null chunk", false, chunk, err);
+    return take_json(out, "LLM stream", "native LLM stream returned null chunk", false, chunk, err);
 }
 
+/* The runtime abandons the stream: the plugin's cancel; p stays until plugin_stream_drop. */
 static void plugin_stream_cancel(void *ud)
 {
     plugin_stream *p = ud;
@@ -525,12 +564,12 @@ static void plugin_stream_cancel(void *ud)
         p->table.cancel(p->table.user_data);
 }
 
+/* The runtime's last use of p: the plugin's drop, then p's record reference and p itself. */
 static void plugin_stream_drop(void *ud)
 {
     plugin_stream *p = ud;
     if (p->table.drop != NULL)
         p->table.drop(p->table.user_data);
-    free(p->next);
     nr_callback_release(p->record); /* after drop: its free_fn may run now */
     free(p);
 }
@@ -538,6 +577,7 @@ static void plugin_stream_drop(void *ud)
 static const nr_stream_ops plugin_stream_ops = {plugin_stream_poll, plugin_stream_cancel,
                                                 plugin_stream_drop};
 
+/* Inputs lent as views; on OK *out (the runtime's) owns the plugin's table and its next_ctx. */
 static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, nr_value *request,
                                               const nr_stream_next *next, nr_stream **out,
                                               nr_error *err)
@@ -549,50 +589,32 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
     const NemoRelayNativeString *req = value_view(request, &req_v, err);
     if (req == NULL)
         return STATUS_OF(err);
-    stream_next_ctx *nx = malloc(sizeof *nx);
-    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
-    if (nx == NULL)
-        return nr_error_nomem(err);
-    nx->next = *next;
-    NemoRelayNativeLlmStreamV1 table = {sizeof(NemoRelayNativeLlmStreamV1), NULL, NULL, NULL, NULL};
-    nr_native_last_error_clear();
-    st = AS(NemoRelayNativeLlmStreamExecutionCb, n)(n->user_data, name, req, host_stream_next, nx,
-                                                    &table);
-    if (st != NEMO_RELAY_STATUS_OK) {
-        if (table.drop != NULL)
-            table.drop(table.user_data);
-        free(nx);
-        st = nr_native_failure(st, "native LLM stream execution intercept failed", err);
-        goto done;
-    }
-    if (table.struct_size != sizeof(NemoRelayNativeLlmStreamV1) || table.next == NULL) {
-        if (table.drop != NULL)
-            table.drop(table.user_data);
-        free(nx);
-        st = table.next == NULL
-                 ? nr_error_set(err, NR_E_CALLBACK, "native LLM stream has no next function")
-                 : nr_error_set(err, NR_E_CALLBACK, "unsupported native LLM stream struct size %zu",
-                                table.struct_size);
-        goto done;
-    }
+    /* The record exists before the call, so whatever the plugin leaves in
+     * its table is released on one path: plugin_stream_drop. */
     plugin_stream *p = malloc(sizeof *p);
-    if (p == NULL) {
-        if (table.cancel != NULL)
-            table.cancel(table.user_data);
-        if (table.drop != NULL)
-            table.drop(table.user_data);
-        free(nx);
-        st = nr_error_nomem(err);
-        goto done;
-    }
-    p->table = table;
-    p->next = nx;
+    if (p == NULL)
+        return nr_error_nomem(err);
+    NemoRelayNativeLlmStreamV1 empty = {sizeof(NemoRelayNativeLlmStreamV1), NULL, NULL, NULL, NULL};
+    p->table = empty;
+    p->next.next = *next;
     p->record = nr_callback_ref(ci->callback);
-    *out = nr_stream_new(&plugin_stream_ops, p, err);
-    if (*out == NULL)
-        st = STATUS_OF(err);
-done:
-    return st;
+    nr_native_last_error_clear();
+    NemoRelayStatus st = AS(NemoRelayNativeLlmStreamExecutionCb, n)(n->user_data, name, req,
+                                                                    host_stream_next, &p->next,
+                                                                    &p->table);
+    if (st != NEMO_RELAY_STATUS_OK)
+        st = callback_failure(st, "native LLM stream execution intercept failed", err);
+    else if (p->table.next == NULL)
+        st = nr_error_set(err, NR_E_CALLBACK, "native LLM stream has no next function");
+    else if (p->table.struct_size != sizeof(NemoRelayNativeLlmStreamV1))
+        st = nr_error_set(err, NR_E_CALLBACK, "unsupported native LLM stream struct size %zu",
+                          p->table.struct_size);
+    if (st != NEMO_RELAY_STATUS_OK) {
+        plugin_stream_drop(p); /* a rejected table is dropped, never cancelled (R8) */
+        return st;
+    }
+    *out = nr_stream_new(&plugin_stream_ops, p, err); /* takes p: dropped if it fails */
+    return *out != NULL ? NEMO_RELAY_STATUS_OK : STATUS_OF(err);
 }
 
 /* ---- registration ---------------------------------------------------------------------------- */
@@ -672,14 +694,14 @@ NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kin
 
 /* ---- the plugin kind of a loaded instance -------------------------------------------------- */
 
-static NemoRelayNativeString *config_string(const cJSON *config, nr_error *err)
+/* The component config's JSON text, lent to validate/register as a view;
+ * the caller frees it (cJSON_free) after the call.  NULL: out of memory. */
+static char *config_text(const cJSON *config, nr_error *err)
 {
     char *text = nr_json_print(config);
-    NemoRelayNativeString *s = text != NULL ? nr_native_cstring(text) : NULL;
-    cJSON_free(text);
-    if (s == NULL)
+    if (text == NULL)
         nr_error_nomem(err);
-    return s;
+    return text;
 }
 
 static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *config,
@@ -689,26 +711,26 @@ static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *
     (void)kind;
     if (inst->desc.validate == NULL)
         return NEMO_RELAY_STATUS_OK;
-    NemoRelayNativeString *cfg = config_string(config, err);
-    if (cfg == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    char *text = config_text(config, err);
+    if (text == NULL)
+        return STATUS_OF(err);
+    NemoRelayNativeString cfg_v;
     NemoRelayNativeString *out = NULL;
     nr_native_last_error_clear();
-    NemoRelayStatus st = inst->desc.validate(inst->desc.user_data, cfg, &out);
-    free(cfg);
+    NemoRelayStatus st = inst->desc.validate(inst->desc.user_data,
+                                             nr_native_view(&cfg_v, text, strlen(text)), &out);
+    cJSON_free(text);
     if (st != NEMO_RELAY_STATUS_OK) {
-        free(out); /* R7 */
-        const char *text = nr_native_last_error();
-        st = text != NULL ? nr_error_set(err, NR_E_CALLBACK, "%s", text)
-                          : nr_error_set(err, NR_E_CALLBACK, "native validate callback returned %s",
-                                         nr_status_name(st));
-        nr_native_last_error_clear();
-        return st;
+        nr_native_string_free(out); /* R7 */
+        return nr_native_failure(st, NR_E_CALLBACK, err, "native validate callback returned %s",
+                                 nr_status_name(st));
     }
     if (out == NULL)
         return NEMO_RELAY_STATUS_OK;
+    if (!nr_native_string_owned(out))
+        return not_owned("validate callback", err);
     cJSON *parsed = nr_json_parse(out->data, out->len, "diagnostics", NULL);
-    free(out);
+    nr_native_string_free(out);
     if (!cJSON_IsArray(parsed)) {
         cJSON_Delete(parsed);
         return nr_error_set(err, NR_E_CALLBACK,
@@ -730,21 +752,19 @@ static NemoRelayStatus native_register(void *ud, const char *kind, const cJSON *
                                        nr_plugin_ctx *ctx, nr_error *err)
 {
     nr_native_instance *inst = ud;
-    NemoRelayNativeString *cfg = config_string(config, err);
-    if (cfg == NULL)
-        return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
+    char *text = config_text(config, err);
+    if (text == NULL)
+        return STATUS_OF(err);
+    NemoRelayNativeString cfg_v;
     NemoRelayNativePluginContext pctx = {ctx, inst};
     nr_native_last_error_clear();
-    NemoRelayStatus st = inst->desc.register_(inst->desc.user_data, cfg, &pctx);
-    free(cfg);
-    if (st != NEMO_RELAY_STATUS_OK) {
-        const char *text = nr_native_last_error();
-        st = text != NULL ? nr_error_set(err, NR_E_REGISTRATION_FAILED, "%s", text)
-                          : nr_error_set(err, NR_E_REGISTRATION_FAILED,
-                                         "native register callback for '%s' returned %s", kind,
-                                         nr_status_name(st));
-        nr_native_last_error_clear();
-    }
+    NemoRelayStatus st = inst->desc.register_(inst->desc.user_data,
+                                              nr_native_view(&cfg_v, text, strlen(text)), &pctx);
+    cJSON_free(text);
+    if (st != NEMO_RELAY_STATUS_OK)
+        st = nr_native_failure(st, NR_E_REGISTRATION_FAILED, err,
+                               "native register callback for '%s' returned %s", kind,
+                               nr_status_name(st));
     return st;
 }
 

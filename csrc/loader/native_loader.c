@@ -7,8 +7,9 @@
  */
 #include "native_loader.h"
 
-#include "native.h"
+#include "loader_util.h"
 #include "manifest.h"
+#include "native.h"
 #include "nr_runtime.h"
 
 #include <dlfcn.h>
@@ -42,8 +43,7 @@ static void descriptor_teardown(NemoRelayNativePluginV1 *desc)
         desc->drop(desc->user_data);
     desc->user_data = NULL;
     desc->drop = NULL;
-    if (nr_native_string_valid(desc->plugin_kind))
-        nr_native_host_api()->string_free(desc->plugin_kind);
+    nr_native_string_free(desc->plugin_kind); /* only if it is an owned host string */
     desc->plugin_kind = NULL;
 }
 
@@ -57,29 +57,10 @@ void nr_native_instance_release(nr_native_instance *inst)
         dlclose(inst->library);
     free(inst->kind);
     free(inst->library_path);
-    free(inst->manifest_path);
     free(inst);
 }
 
 /* ---- loading one plugin ---------------------------------------------------------- */
-
-static NemoRelayStatus load_error(nr_error *err, nr_errkind kind, const char *check,
-                                  const nr_native_spec *spec, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
-
-static NemoRelayStatus load_error(nr_error *err, nr_errkind kind, const char *check,
-                                  const nr_native_spec *spec, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    NemoRelayStatus st = nr_error_setv(err, kind, fmt, ap);
-    va_end(ap);
-    nr_loader_error_annotate(err, check, spec->plugin_id, spec->manifest_path);
-    return st;
-}
 
 /* Reads the descriptor's _Bool without trusting its bit pattern (R22). */
 static bool read_bool(const bool *field)
@@ -93,6 +74,7 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
                                 nr_error *err)
 {
     *out = NULL;
+    const char *pid = spec->plugin_id, *manifest = spec->manifest_path; /* for errors */
     nr_manifest m;
     memset(&m, 0, sizeof m);
     char *text = NULL, *library_path = NULL;
@@ -124,9 +106,9 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     library = dlopen(library_path, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
         const char *why = dlerror();
-        st = load_error(err, NR_E_PLUGIN_LOAD, "dlopen", spec,
-                        "failed to load native plugin library '%s': %s", library_path,
-                        why != NULL ? why : "unknown error");
+        st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "dlopen", pid, manifest,
+                            "failed to load native plugin library '%s': %s", library_path,
+                            why != NULL ? why : "unknown error");
         goto fail;
     }
 
@@ -135,9 +117,9 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     void *sym = dlsym(library, m.load.symbol);
     const char *why = dlerror();
     if (sym == NULL || why != NULL) {
-        st = load_error(err, NR_E_PLUGIN_LOAD, "symbol", spec,
-                        "native plugin symbol '%s' not found in '%s': %s", m.load.symbol,
-                        library_path, why != NULL ? why : "null symbol");
+        st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "symbol", pid, manifest,
+                            "native plugin symbol '%s' not found in '%s': %s", m.load.symbol,
+                            library_path, why != NULL ? why : "null symbol");
         goto fail;
     }
     NemoRelayNativePluginEntry entry;
@@ -148,11 +130,12 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     nr_native_last_error_clear();
     NemoRelayStatus est = entry(nr_native_host_api(), &desc);
     if (est != NEMO_RELAY_STATUS_OK) {
-        const char *text_err = nr_native_last_error();
-        st = load_error(err, NR_E_PLUGIN_LOAD, "entry", spec,
-                        "native plugin entry symbol '%s' failed: %s", m.load.symbol,
-                        text_err != NULL ? text_err : nr_status_name(est));
-        nr_native_last_error_clear();
+        nr_error why = NR_ERROR_INIT; /* the last error, else the status name */
+        nr_native_failure(est, NR_E_PLUGIN_LOAD, &why, "%s", nr_status_name(est));
+        st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "entry", pid, manifest,
+                            "native plugin entry symbol '%s' failed: %s", m.load.symbol,
+                            nr_error_message(&why));
+        nr_error_clear(&why);
         descriptor_teardown(&desc);
         goto fail;
     }
@@ -165,14 +148,14 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
         problem = buf;
     } else if (desc.plugin_kind == NULL) {
         problem = "a null plugin_kind";
-    } else if (!nr_native_string_valid(desc.plugin_kind)) {
+    } else if (!nr_native_string_owned(desc.plugin_kind)) {
         problem = "a plugin_kind that was not made by the host's string_new";
     } else if (desc.register_ == NULL) {
         problem = "no register callback";
     }
     if (problem != NULL) {
-        st = load_error(err, NR_E_PLUGIN_LOAD, "descriptor", spec, "native plugin '%s' returned %s",
-                        spec->plugin_id, problem);
+        st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "descriptor", pid, manifest,
+                            "native plugin '%s' returned %s", pid, problem);
         descriptor_teardown(&desc);
         goto fail;
     }
@@ -181,9 +164,9 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     char *kind = nr_native_string_dup(desc.plugin_kind);
     if (kind == NULL || strcmp(kind, spec->plugin_id) != 0) {
         st = kind == NULL ? nr_error_nomem(err)
-                          : load_error(err, NR_E_PLUGIN_LOAD, "kind", spec,
-                                       "native plugin returned kind '%s' but manifest id is '%s'",
-                                       kind, spec->plugin_id);
+                          : nr_loader_fail(err, NR_E_PLUGIN_LOAD, "kind", pid, manifest,
+                                           "native plugin returned kind '%s' but manifest id is '%s'",
+                                           kind, pid);
         free(kind);
         descriptor_teardown(&desc);
         goto fail;
@@ -191,8 +174,7 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
 
     /* step 21: the instance */
     nr_native_instance *inst = calloc(1, sizeof *inst);
-    if (inst == NULL || (inst->manifest_path = nr_strdup(spec->manifest_path)) == NULL) {
-        free(inst);
+    if (inst == NULL) {
         free(kind);
         descriptor_teardown(&desc);
         st = nr_error_nomem(err);

@@ -2,6 +2,8 @@
  * (grammar, matching and error messages of semver 1.x). */
 #include "semver.h"
 
+#include "loader_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,17 +170,6 @@ static const char *nr_sv_skip_spaces(const char *s)
     return s;
 }
 
-/* Caller owns the result (NULL on allocation failure). */
-static char *nr_sv_strndup(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d != NULL) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 /* A decimal u64 without leading zeros; advances *p past it. */
 static bool nr_sv_numeric(const char **p, nr_sv_pos pos, uint64_t *out, nr_sv_error *e)
 {
@@ -248,7 +239,7 @@ static bool nr_sv_pre(const char **p, char **pre, nr_sv_error *e)
         return false;
     if (len == 0)
         return nr_sv_fail(e, NR_SV_E_EMPTY_SEGMENT, NR_SV_PRE, NULL);
-    *pre = nr_sv_strndup(*p, len);
+    *pre = nr_loader_strndup(*p, len);
     if (*pre == NULL)
         return nr_sv_fail(e, NR_SV_E_NOMEM, NR_SV_PRE, NULL);
     *p += len;

@@ -109,22 +109,9 @@ static void af_check_config(PsCheck *check, const cJSON *config, AfSettings *out
 {
     out->path = NULL;
     out->overwrite = false;
-    out->flush_every = AF_DEFAULT_FLUSH_EVERY;
 
-    const cJSON *field;
-    cJSON_ArrayForEach(field, config)
-    {
-        bool known = false;
-        for (size_t i = 0; i < PS_COUNT(af_known_fields); i++) {
-            known = known || (field->string != NULL && strcmp(field->string, af_known_fields[i]) == 0);
-        }
-        if (!known) {
-            ps_diag(check, false, "atof_file.unknown_field", field->string,
-                    AF_KIND ": unknown config field '%s' is ignored (known fields: path, mode, "
-                    "flush_every)",
-                    field->string != NULL ? field->string : "");
-        }
-    }
+    ps_warn_unknown_fields(check, config, "atof_file.unknown_field", af_known_fields,
+                           PS_COUNT(af_known_fields));
 
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, "path");
     if (v == NULL || cJSON_IsNull(v)) {
@@ -155,20 +142,10 @@ static void af_check_config(PsCheck *check, const cJSON *config, AfSettings *out
         }
     }
 
-    v = cJSON_GetObjectItemCaseSensitive(config, "flush_every");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        double d = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
-        /* range first: converting an out-of-range double to an integer is UB */
-        if (!cJSON_IsNumber(v) || !(d >= 1.0 && d <= (double)INT32_MAX) ||
-            d != (double)(int32_t)d) {
-            ps_diag(check, true, "atof_file.invalid_flush_every", "flush_every",
-                    AF_KIND ": flush_every must be an integer between 1 and %ld, not %s",
-                    (long)INT32_MAX,
-                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : ps_type_name(v));
-        } else {
-            out->flush_every = (size_t)(int32_t)d;
-        }
-    }
+    int32_t flush_every = AF_DEFAULT_FLUSH_EVERY;
+    ps_check_int(check, config, "flush_every", "atof_file.invalid_flush_every", 1, INT32_MAX,
+                 &flush_every);
+    out->flush_every = (size_t)flush_every;
 }
 
 /* ======================================================================== */
@@ -395,53 +372,21 @@ NEMO_RELAY_PLUGIN_EXPORT void nemo_relay_native_subscriber_flush_v1(void *user_d
 /* The plugin descriptor                                                    */
 /* ======================================================================== */
 
-typedef struct AfPlugin {
-    const HostApi *host;
-} AfPlugin;
-
-static NemoRelayStatus af_plugin_validate(void *user_data, const HostString *plugin_config_json,
-                                          HostString **out_diagnostics_json)
+/* Validate's pass over a config: the checks, then whether the file can be
+ * opened for writing (without truncating or leaving it behind). */
+static void af_validate_config(PsCheck *check, const cJSON *config)
 {
-    if (out_diagnostics_json == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    *out_diagnostics_json = NULL;
-    const AfPlugin *plugin = user_data;
-    if (plugin == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    const HostApi *host = plugin->host;
-    cJSON *config = NULL;
-    NemoRelayStatus status = ps_parse_config(host, AF_KIND, plugin_config_json, &config);
-    if (status != AF_OK) {
-        return status;
-    }
-    PsCheck check = {AF_KIND, cJSON_CreateArray(), 0, false, NULL};
     AfSettings settings;
-    if (check.diags == NULL) {
-        check.oom = true;
-    } else {
-        af_check_config(&check, config, &settings);
-        if (check.errors == 0 && settings.path != NULL) {
-            int err = af_probe(settings.path);
-            if (err != 0) {
-                char reason[256];
-                af_errno_text(err, reason, sizeof reason);
-                ps_diag(&check, true, "atof_file.open_failed", "path",
-                        AF_KIND ": cannot open '%s' for writing: %s", settings.path, reason);
-            }
+    af_check_config(check, config, &settings);
+    if (check->errors == 0 && settings.path != NULL) {
+        int err = af_probe(settings.path);
+        if (err != 0) {
+            char reason[256];
+            af_errno_text(err, reason, sizeof reason);
+            ps_diag(check, true, "atof_file.open_failed", "path",
+                    AF_KIND ": cannot open '%s' for writing: %s", settings.path, reason);
         }
     }
-    status = check.oom ? ps_oom(host, AF_KIND)
-                       : ps_print(host, AF_KIND, check.diags, out_diagnostics_json);
-    if (status != AF_OK) {
-        host->string_free(*out_diagnostics_json);
-        *out_diagnostics_json = NULL;
-    }
-    free(check.first_error);
-    cJSON_Delete(check.diags);
-    cJSON_Delete(config);
-    return status;
 }
 
 /* A sink for settings with the file opened (and truncated in overwrite mode);
@@ -449,15 +394,13 @@ static NemoRelayStatus af_plugin_validate(void *user_data, const HostString *plu
 static AfSink *af_sink_open(const HostApi *host, const AfSettings *settings, NemoRelayStatus *status)
 {
     AfSink *s = calloc(1, sizeof *s);
-    size_t path_len = strlen(settings->path);
-    char *path = malloc(path_len + 1);
+    char *path = ps_strdup(settings->path);
     if (s == NULL || path == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
         free(path);
         free(s);
         *status = ps_oom(host, AF_KIND);
         return NULL;
     }
-    memcpy(path, settings->path, path_len + 1);
     s->host = host;
     s->path = path;
     s->flush_every = settings->flush_every;
@@ -479,7 +422,7 @@ static AfSink *af_sink_open(const HostApi *host, const AfSettings *settings, Nem
 static NemoRelayStatus af_plugin_register(void *user_data, const HostString *plugin_config_json,
                                           PluginContext *ctx)
 {
-    const AfPlugin *plugin = user_data;
+    const PsPlugin *plugin = user_data;
     if (plugin == NULL || ctx == NULL) {
         return NEMO_RELAY_STATUS_NULL_POINTER;
     }
@@ -519,41 +462,8 @@ static NemoRelayStatus af_plugin_register(void *user_data, const HostString *plu
     return status;
 }
 
-static void af_plugin_drop(void *user_data)
-{
-    free(user_data);
-}
-
 NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_atof_file_plugin(const HostApi *host,
                                                                      NemoRelayNativePluginV1 *out)
 {
-    if (host == NULL || out == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    memset(out, 0, sizeof *out);
-    out->struct_size = sizeof *out;
-    out->allows_multiple_components = true;
-    /* a table of another version has another layout: call nothing in it */
-    if (host->abi_version != NEMO_RELAY_NATIVE_ABI_VERSION ||
-        host->struct_size < sizeof(NemoRelayNativeHostApiV1)) {
-        return NEMO_RELAY_STATUS_INVALID_ARG;
-    }
-    HostString *kind = NULL;
-    NemoRelayStatus status = ps_text(host, AF_KIND, &kind);
-    if (status != AF_OK) {
-        host->string_free(kind);
-        return status;
-    }
-    AfPlugin *plugin = malloc(sizeof *plugin);
-    if (plugin == NULL) {
-        host->string_free(kind);
-        return ps_oom(host, AF_KIND);
-    }
-    plugin->host = host;
-    out->plugin_kind = kind;
-    out->user_data = plugin;
-    out->validate = af_plugin_validate;
-    out->register_ = af_plugin_register;
-    out->drop = af_plugin_drop;
-    return AF_OK;
+    return ps_describe(host, out, AF_KIND, af_validate_config, af_plugin_register);
 }

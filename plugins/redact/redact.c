@@ -84,16 +84,6 @@ static const char *const rd_known_fields[] = {"keys", "replace_default_keys", "p
 /* Small helpers                                                            */
 /* ======================================================================== */
 
-static char *rd_strdup(const char *s)
-{
-    size_t len = strlen(s);
-    char *out = malloc(len + 1);
-    if (out != NULL) {
-        memcpy(out, s, len + 1);
-    }
-    return out;
-}
-
 /* ASCII case-insensitive equality (locale-independent). */
 static bool rd_equal_nocase(const char *a, const char *b)
 {
@@ -218,7 +208,7 @@ static bool rd_append_strings(char ***list, size_t *n, const cJSON *array)
     const cJSON *item;
     cJSON_ArrayForEach(item, array)
     {
-        char *copy = rd_strdup(item->valuestring);
+        char *copy = ps_strdup(item->valuestring);
         if (copy == NULL) {
             return false;
         }
@@ -242,20 +232,8 @@ static void rd_check_config(PsCheck *check, const cJSON *config, RdPolicy **out)
     if (out != NULL) {
         *out = NULL;
     }
-    const cJSON *field;
-    cJSON_ArrayForEach(field, config)
-    {
-        bool known = false;
-        for (size_t i = 0; i < PS_COUNT(rd_known_fields); i++) {
-            known = known || (field->string != NULL && strcmp(field->string, rd_known_fields[i]) == 0);
-        }
-        if (!known) {
-            ps_diag(check, false, "redact.unknown_field", field->string,
-                    RD_KIND ": unknown config field '%s' is ignored (known fields: keys, "
-                    "replace_default_keys, patterns, replacement, priority)",
-                    field->string != NULL ? field->string : "");
-        }
-    }
+    ps_warn_unknown_fields(check, config, "redact.unknown_field", rd_known_fields,
+                           PS_COUNT(rd_known_fields));
 
     bool keys_valid, patterns_valid;
     const cJSON *keys = rd_check_string_array(check, config, "keys", "redact.invalid_keys", &keys_valid);
@@ -285,20 +263,8 @@ static void rd_check_config(PsCheck *check, const cJSON *config, RdPolicy **out)
     }
 
     int32_t priority = RD_DEFAULT_PRIORITY;
-    v = cJSON_GetObjectItemCaseSensitive(config, "priority");
-    if (v != NULL && !cJSON_IsNull(v)) {
-        double d = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
-        /* range first: converting an out-of-range double to an integer is UB */
-        if (!cJSON_IsNumber(v) || !(d >= (double)INT32_MIN && d <= (double)INT32_MAX) ||
-            d != (double)(int32_t)d) {
-            ps_diag(check, true, "redact.invalid_priority", "priority",
-                    RD_KIND ": priority must be an integer between %ld and %ld, not %s",
-                    (long)INT32_MIN, (long)INT32_MAX,
-                    cJSON_IsNumber(v) ? "a fractional or out-of-range number" : ps_type_name(v));
-        } else {
-            priority = (int32_t)d;
-        }
-    }
+    ps_check_int(check, config, "priority", "redact.invalid_priority", INT32_MIN, INT32_MAX,
+                 &priority);
 
     bool have_keys = (!replace_defaults) || cJSON_GetArraySize(keys) > 0;
     if (keys_valid && patterns_valid && !have_keys && cJSON_GetArraySize(patterns) == 0) {
@@ -317,12 +283,12 @@ static void rd_check_config(PsCheck *check, const cJSON *config, RdPolicy **out)
     }
     atomic_init(&p->refs, 1);
     p->priority = priority;
-    bool ok = (p->replacement = rd_strdup(replacement)) != NULL;
+    bool ok = (p->replacement = ps_strdup(replacement)) != NULL;
     if (ok && !replace_defaults) {
         p->keys = malloc(PS_COUNT(rd_default_keys) * sizeof *p->keys);
         ok = p->keys != NULL;
         for (size_t i = 0; ok && i < PS_COUNT(rd_default_keys); i++) {
-            ok = (p->keys[p->n_keys] = rd_strdup(rd_default_keys[i])) != NULL;
+            ok = (p->keys[p->n_keys] = ps_strdup(rd_default_keys[i])) != NULL;
             p->n_keys += ok ? 1 : 0;
         }
     }
@@ -388,9 +354,9 @@ static size_t rd_match(const RdPolicy *p, const char *s, size_t avail)
     return 0;
 }
 
-/* Replaces every pattern occurrence inside a string value.  False when out of
- * memory. */
-static bool rd_redact_string(const RdPolicy *p, cJSON *item)
+/* Replaces every pattern occurrence inside a string value, setting *changed
+ * when there was one.  False when out of memory. */
+static bool rd_redact_string(const RdPolicy *p, cJSON *item, bool *changed)
 {
     const char *s = item->valuestring;
     if (s == NULL || p->n_patterns == 0) {
@@ -437,25 +403,28 @@ static bool rd_redact_string(const RdPolicy *p, cJSON *item)
     out[o] = '\0';
     bool ok = cJSON_SetValuestring(item, out) != NULL;
     free(out);
+    *changed = *changed || ok;
     return ok;
 }
 
 /* Redacts item in place (item is a member of parent, or the root when parent
- * is NULL).  check_key: whether item's own key may select it for replacement.
- * False when out of memory. */
-static bool rd_walk(const RdPolicy *p, cJSON *parent, cJSON *item, bool check_key)
+ * is NULL), setting *changed when anything was redacted.  check_key: whether
+ * item's own key may select it for replacement.  False when out of memory. */
+static bool rd_walk(const RdPolicy *p, cJSON *parent, cJSON *item, bool check_key, bool *changed)
 {
     if (check_key && parent != NULL && item->string != NULL && rd_key_matches(p, item->string)) {
-        return rd_replace_value(p, parent, item);
+        bool ok = rd_replace_value(p, parent, item);
+        *changed = *changed || ok;
+        return ok;
     }
     if (cJSON_IsString(item)) {
-        return rd_redact_string(p, item);
+        return rd_redact_string(p, item, changed);
     }
     if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
         cJSON *child = item->child;
         while (child != NULL) {
             cJSON *next = child->next; /* child may be replaced */
-            if (!rd_walk(p, item, child, true)) {
+            if (!rd_walk(p, item, child, true, changed)) {
                 return false;
             }
             child = next;
@@ -465,15 +434,16 @@ static bool rd_walk(const RdPolicy *p, cJSON *parent, cJSON *item, bool check_ke
 }
 
 /* An LLM request {"headers": {...}, "content": ...}: "headers" and "content"
- * are walked but never replaced whole, so the shape survives any key list. */
-static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request)
+ * are walked but never replaced whole, so the shape survives any key list.
+ * Sets *changed as rd_walk does. */
+static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request, bool *changed)
 {
     cJSON *child = request->child;
     while (child != NULL) {
         cJSON *next = child->next;
         bool shape = child->string != NULL &&
                      (strcmp(child->string, "headers") == 0 || strcmp(child->string, "content") == 0);
-        if (!rd_walk(p, request, child, !shape)) {
+        if (!rd_walk(p, request, child, !shape, changed)) {
             return false;
         }
         child = next;
@@ -481,29 +451,46 @@ static bool rd_walk_llm_request(const RdPolicy *p, cJSON *request)
     return true;
 }
 
-/* Parse, redact, print.  llm_request selects the request walk. */
-static NemoRelayStatus rd_sanitize(const RdPolicy *p, const HostString *payload, const char *what,
+/* What every callback does (user_data is the policy): parse, redact, and
+ * print the result -- or, when nothing was redacted, copy the payload's bytes
+ * as they came.  llm_request selects the request walk; `what` names the
+ * payload in a parse error.  Ownership: payload is borrowed; on OK *out is a
+ * new host string that transfers to the host (on failure it stays NULL). */
+static NemoRelayStatus rd_sanitize(void *user_data, const HostString *payload, const char *what,
                                    bool llm_request, HostString **out)
 {
-    const HostApi *host = p->host;
+    if (out == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
     *out = NULL;
+    const RdPolicy *p = user_data;
+    if (p == NULL) {
+        return NEMO_RELAY_STATUS_NULL_POINTER;
+    }
+    const HostApi *host = p->host;
     cJSON *value = NULL;
     NemoRelayStatus status = ps_parse(host, RD_KIND, payload, what, &value);
     if (status != RD_OK) {
         return status;
     }
-    bool ok;
+    bool ok, changed = false;
     if (llm_request) {
         if (!cJSON_IsObject(value)) {
             cJSON_Delete(value);
             return ps_fail(host, NEMO_RELAY_STATUS_INVALID_JSON,
                            RD_KIND ": an LLM request must be a JSON object");
         }
-        ok = rd_walk_llm_request(p, value);
+        ok = rd_walk_llm_request(p, value, &changed);
     } else {
-        ok = rd_walk(p, NULL, value, false);
+        ok = rd_walk(p, NULL, value, false, &changed);
     }
-    status = ok ? ps_print(host, RD_KIND, value, out) : ps_oom(host, RD_KIND);
+    if (!ok) {
+        status = ps_oom(host, RD_KIND);
+    } else if (changed) {
+        status = ps_print(host, RD_KIND, value, out);
+    } else { /* a copy: the payload is borrowed and must not be handed back */
+        status = host->string_new(host->string_data(payload), host->string_len(payload), out);
+    }
     cJSON_Delete(value);
     return status;
 }
@@ -512,55 +499,34 @@ static NemoRelayStatus rd_sanitize(const RdPolicy *p, const HostString *payload,
 /* Callbacks                                                                */
 /* ======================================================================== */
 
+/* The tool sanitizers differ only in how a parse error names the payload
+ * (the ABI does not tell one callback which of the two it runs as). */
+
+/* payload borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_tool_request(void *user_data, const HostString *name,
                                        const HostString *payload, HostString **out)
 {
     (void)name;
-    if (out == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    *out = NULL;
-    if (user_data == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
     return rd_sanitize(user_data, payload, "tool arguments", false, out);
 }
 
+/* payload borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_tool_response(void *user_data, const HostString *name,
                                         const HostString *payload, HostString **out)
 {
     (void)name;
-    if (out == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    *out = NULL;
-    if (user_data == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
     return rd_sanitize(user_data, payload, "tool result", false, out);
 }
 
+/* request borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_llm_request(void *user_data, const HostString *request, HostString **out)
 {
-    if (out == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    *out = NULL;
-    if (user_data == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
     return rd_sanitize(user_data, request, "LLM request", true, out);
 }
 
+/* payload borrowed; on OK *out (new host string) transfers to the host. */
 static NemoRelayStatus rd_llm_response(void *user_data, const HostString *payload, HostString **out)
 {
-    if (out == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    *out = NULL;
-    if (user_data == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
     return rd_sanitize(user_data, payload, "LLM response", false, out);
 }
 
@@ -621,49 +587,16 @@ static NemoRelayStatus rd_register_one(RdPolicy *p, PluginContext *ctx, RdSlot s
 /* The plugin descriptor                                                    */
 /* ======================================================================== */
 
-typedef struct RdPlugin {
-    const HostApi *host;
-} RdPlugin;
-
-static NemoRelayStatus rd_plugin_validate(void *user_data, const HostString *plugin_config_json,
-                                          HostString **out_diagnostics_json)
+/* Validate's pass over a config: the checks alone, no policy. */
+static void rd_validate_config(PsCheck *check, const cJSON *config)
 {
-    if (out_diagnostics_json == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    *out_diagnostics_json = NULL;
-    const RdPlugin *plugin = user_data;
-    if (plugin == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    const HostApi *host = plugin->host;
-    cJSON *config = NULL;
-    NemoRelayStatus status = ps_parse_config(host, RD_KIND, plugin_config_json, &config);
-    if (status != RD_OK) {
-        return status;
-    }
-    PsCheck check = {RD_KIND, cJSON_CreateArray(), 0, false, NULL};
-    if (check.diags == NULL) {
-        check.oom = true;
-    } else {
-        rd_check_config(&check, config, NULL);
-    }
-    status = check.oom ? ps_oom(host, RD_KIND)
-                       : ps_print(host, RD_KIND, check.diags, out_diagnostics_json);
-    if (status != RD_OK) {
-        host->string_free(*out_diagnostics_json);
-        *out_diagnostics_json = NULL;
-    }
-    free(check.first_error);
-    cJSON_Delete(check.diags);
-    cJSON_Delete(config);
-    return status;
+    rd_check_config(check, config, NULL);
 }
 
 static NemoRelayStatus rd_plugin_register(void *user_data, const HostString *plugin_config_json,
                                           PluginContext *ctx)
 {
-    const RdPlugin *plugin = user_data;
+    const PsPlugin *plugin = user_data;
     if (plugin == NULL || ctx == NULL) {
         return NEMO_RELAY_STATUS_NULL_POINTER;
     }
@@ -699,41 +632,8 @@ static NemoRelayStatus rd_plugin_register(void *user_data, const HostString *plu
     return status;
 }
 
-static void rd_plugin_drop(void *user_data)
-{
-    free(user_data);
-}
-
 NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus nemo_relay_redact_plugin(const HostApi *host,
                                                                   NemoRelayNativePluginV1 *out)
 {
-    if (host == NULL || out == NULL) {
-        return NEMO_RELAY_STATUS_NULL_POINTER;
-    }
-    memset(out, 0, sizeof *out);
-    out->struct_size = sizeof *out;
-    out->allows_multiple_components = true;
-    /* a table of another version has another layout: call nothing in it */
-    if (host->abi_version != NEMO_RELAY_NATIVE_ABI_VERSION ||
-        host->struct_size < sizeof(NemoRelayNativeHostApiV1)) {
-        return NEMO_RELAY_STATUS_INVALID_ARG;
-    }
-    HostString *kind = NULL;
-    NemoRelayStatus status = ps_text(host, RD_KIND, &kind);
-    if (status != RD_OK) {
-        host->string_free(kind);
-        return status;
-    }
-    RdPlugin *plugin = malloc(sizeof *plugin);
-    if (plugin == NULL) {
-        host->string_free(kind);
-        return ps_oom(host, RD_KIND);
-    }
-    plugin->host = host;
-    out->plugin_kind = kind;
-    out->user_data = plugin;
-    out->validate = rd_plugin_validate;
-    out->register_ = rd_plugin_register;
-    out->drop = rd_plugin_drop;
-    return RD_OK;
+    return ps_describe(host, out, RD_KIND, rd_validate_config, rd_plugin_register);
 }
