@@ -36,8 +36,8 @@ NULL_POINTER, INVALID_JSON, INVALID_UTF8, INVALID_ARG, STREAM_END = range(6, 11)
 LEFT_UNTOUCHED, WROTE_NULL, SAME_BYTES, OTHER_BYTES = range(4)
 
 # the probe's register steps (see the header of fixtures/abi_probe.c)
-EXPECTED_REGISTER_STATUSES = [OK, INTERNAL, NULL_POINTER, NULL_POINTER, OK, OK, OK]
-EXPECTED_REGISTRATIONS = 4  # steps 0, 4, 5 and 6
+EXPECTED_REGISTER_STATUSES = [OK, INTERNAL, NULL_POINTER, NULL_POINTER, OK, OK, OK, OK]
+EXPECTED_REGISTRATIONS = 5  # steps 0, 4, 5, 6 and 7
 
 
 # ---- fixtures ------------------------------------------------------------------------------
@@ -291,6 +291,14 @@ def test_a_borrowed_input_left_behind_by_a_failing_callback_is_not_freed(active)
     assert tools.request_intercepts("probe-tool", {"x": 1}) == {"x": 1}
 
 
+def test_one_string_as_both_request_and_annotation_is_reported_and_freed_once(active):
+    with pytest.raises(errors.RelayError,
+                       match="returned one string as both the request and the annotation"):
+        llm.request_intercepts("probe-llm", LLMRequest({}, {"probe": "same_string"}))
+    request = llm.request_intercepts("probe-llm", LLMRequest({"h": "1"}, {"x": 1}))
+    assert (request.headers, request.content) == ({"h": "1"}, {"x": 1})
+
+
 # ---- 3. registration ownership (R4, D8) and teardown order (R1, R2) ---------------------------
 
 
@@ -303,7 +311,7 @@ def test_registration_statuses_and_ownership(plugin_dir, probe_library):
         initialize()
         try:
             assert lib.probe_register_calls() == 1
-            assert [lib.probe_register_status(i) for i in range(7)] == EXPECTED_REGISTER_STATUSES
+            assert [lib.probe_register_status(i) for i in range(len(EXPECTED_REGISTER_STATUSES))] == EXPECTED_REGISTER_STATUSES
             assert lib.probe_registered_count() == EXPECTED_REGISTRATIONS
             assert _native._registration_count() - before == EXPECTED_REGISTRATIONS
             # the duplicate, the NULL cb and the NULL ctx took nothing: the probe

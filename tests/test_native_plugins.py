@@ -197,6 +197,16 @@ def test_closing_deregisters_the_kind(plugin_dir, fixture_library):
     load(plugin_dir, fixture_library).close()
 
 
+def test_closing_leaves_a_kind_registered_anew_under_the_same_name(plugin_dir, fixture_library):
+    first = load(plugin_dir, fixture_library)
+    assert plugin.deregister(FIXTURE)
+    second = load(plugin_dir, fixture_library)  # the name is free again
+    first.close()  # must not remove the second activation's kind
+    assert FIXTURE in plugin.list_kinds()
+    second.close()
+    assert FIXTURE not in plugin.list_kinds()
+
+
 def test_manifest_directory_and_relative_library(plugin_dir, fixture_library):
     (plugin_dir / "lib").mkdir(mode=0o755)
     shutil.copy(fixture_library, plugin_dir / "lib" / fixture_library.name)

@@ -266,14 +266,6 @@ static NemoRelayStatus opt_json(const NemoRelayNativeString *s, const char *what
     return nr_value_parse(s->data, s->len, what, out, err);
 }
 
-static NemoRelayStatus opt_time(const int64_t *ts, nr_error *err)
-{
-    if (ts != NULL && !nr_time_in_range(*ts))
-        return nr_error_set(err, NR_E_INVALID_ARG,
-                            "timestamp unix microseconds are outside supported range");
-    return NEMO_RELAY_STATUS_OK;
-}
-
 static NemoRelayStatus api_scope_push(const NemoRelayNativeString *name, int32_t scope_type,
                                       const NemoRelayNativeScopeHandle *parent, uint32_t attributes,
                                       const NemoRelayNativeString *data_json,
@@ -298,7 +290,7 @@ static NemoRelayStatus api_scope_push(const NemoRelayNativeString *name, int32_t
     if (st == NEMO_RELAY_STATUS_OK)
         st = opt_json(input_json, "scope input", &input, &err);
     if (st == NEMO_RELAY_STATUS_OK)
-        st = opt_time(timestamp, &err);
+        st = nr_check_timestamp(timestamp, &err);
     nr_scope *node = NULL;
     if (st == NEMO_RELAY_STATUS_OK) {
         nr_push_args a = {.name = cname,
@@ -334,7 +326,7 @@ static NemoRelayStatus api_scope_pop(const NemoRelayNativeScopeHandle *handle,
     if (st == NEMO_RELAY_STATUS_OK)
         st = opt_json(metadata_json, "scope metadata", &metadata, &err);
     if (st == NEMO_RELAY_STATUS_OK)
-        st = opt_time(timestamp, &err);
+        st = nr_check_timestamp(timestamp, &err);
     if (st == NEMO_RELAY_STATUS_OK)
         st = nr_scope_pop(&handle->node->uuid, output, metadata, timestamp, &err);
     nr_value_release(output);
@@ -358,7 +350,7 @@ static NemoRelayStatus api_emit_mark(const NemoRelayNativeString *name,
     if (st == NEMO_RELAY_STATUS_OK)
         st = opt_json(metadata_json, "mark metadata", &metadata, &err);
     if (st == NEMO_RELAY_STATUS_OK)
-        st = opt_time(timestamp, &err);
+        st = nr_check_timestamp(timestamp, &err);
     if (st == NEMO_RELAY_STATUS_OK)
         st = nr_scope_mark(cname, parent != NULL ? &parent->node->uuid : NULL, data, metadata,
                            timestamp, &err);

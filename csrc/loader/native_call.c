@@ -67,7 +67,6 @@ static const NemoRelayNativeString *name_view(const char *name, NemoRelayNativeS
     return nr_native_view(view, name, name != NULL ? strlen(name) : 0);
 }
 
-#define STATUS_OF(err) ((err) != NULL ? (err)->status : NEMO_RELAY_STATUS_INTERNAL)
 
 /* A middleware callback returned the failure st: its last error, else
  * "<context>: <StatusName>", as the kind st maps to. */
@@ -147,7 +146,7 @@ static NemoRelayStatus adapt_tool_json(void *ud, const nr_call_info *ci, nr_valu
     const NemoRelayNativeString *name = name_view(ci->name, &name_v);
     const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
     if (payload == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString *result = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeToolJsonCb, n)(n->user_data, name, payload, &result);
@@ -168,7 +167,7 @@ static NemoRelayStatus adapt_llm_request(void *ud, const nr_call_info *ci, nr_va
     NemoRelayNativeString payload_v;
     const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
     if (payload == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString *result = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeLlmRequestCb, n)(n->user_data, payload, &result);
@@ -195,7 +194,7 @@ static NemoRelayStatus adapt_json(void *ud, const nr_call_info *ci, nr_value *in
     NemoRelayNativeString payload_v;
     const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
     if (payload == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString *result = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeJsonCb, n)(n->user_data, payload, &result);
@@ -237,7 +236,7 @@ static NemoRelayStatus adapt_tool_conditional(void *ud, const nr_call_info *ci, 
     const NemoRelayNativeString *name = name_view(ci->name, &name_v);
     const NemoRelayNativeString *args = value_view(in, &args_v, err);
     if (args == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString *reason = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeToolConditionalCb, n)(n->user_data, name, args, &reason);
@@ -253,7 +252,7 @@ static NemoRelayStatus adapt_llm_conditional(void *ud, const nr_call_info *ci, n
     NemoRelayNativeString request_v;
     const NemoRelayNativeString *request = value_view(in, &request_v, err);
     if (request == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString *reason = NULL;
     nr_native_last_error_clear();
     NemoRelayStatus st = AS(NemoRelayNativeLlmConditionalCb, n)(n->user_data, request, &reason);
@@ -276,15 +275,24 @@ static NemoRelayStatus adapt_llm_intercept(void *ud, const nr_call_info *ci, nr_
         annotated != NULL && req != NULL ? value_view(annotated, &ann_v, err) : NULL;
     NemoRelayStatus st;
     if (req == NULL || (annotated != NULL && ann == NULL))
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString *out_req = NULL, *out_ann = NULL;
     nr_native_last_error_clear();
     st = AS(NemoRelayNativeLlmRequestInterceptCb, n)(n->user_data, name, req, ann, &out_req,
                                                      &out_ann);
+    bool same = out_ann != NULL && out_ann == out_req; /* one string, freed once */
+    if (same)
+        out_ann = NULL;
     if (st != NEMO_RELAY_STATUS_OK) {
         nr_native_string_free(out_req);
         nr_native_string_free(out_ann);
         return callback_failure(st, "native LLM request intercept failed", err);
+    }
+    if (same) {
+        nr_native_string_free(out_req);
+        return nr_error_set(err, NR_E_CALLBACK,
+                            "native LLM request intercept returned one string as both the request "
+                            "and the annotation");
     }
     /* read both, free both, then report (R6) */
     nr_error aerr = NR_ERROR_INIT;
@@ -399,7 +407,7 @@ static NemoRelayStatus adapt_execution(void *ud, const nr_call_info *ci, nr_valu
     const NemoRelayNativeString *payload = value_view(in, &payload_v, err);
     NemoRelayStatus st;
     if (payload == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     native_next nx = {next, llm, pthread_self()};
     NemoRelayNativeString *result = NULL;
     nr_error_clear(&tls_next_error);
@@ -588,7 +596,7 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
     const NemoRelayNativeString *name = name_view(ci->name, &name_v);
     const NemoRelayNativeString *req = value_view(request, &req_v, err);
     if (req == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     /* The record exists before the call, so whatever the plugin leaves in
      * its table is released on one path: plugin_stream_drop. */
     plugin_stream *p = malloc(sizeof *p);
@@ -614,7 +622,7 @@ static NemoRelayStatus adapt_stream_execution(void *ud, const nr_call_info *ci, 
         return st;
     }
     *out = nr_stream_new(&plugin_stream_ops, p, err); /* takes p: dropped if it fails */
-    return *out != NULL ? NEMO_RELAY_STATUS_OK : STATUS_OF(err);
+    return *out != NULL ? NEMO_RELAY_STATUS_OK : nr_error_status(err);
 }
 
 /* ---- registration ---------------------------------------------------------------------------- */
@@ -713,7 +721,7 @@ static NemoRelayStatus native_validate(void *ud, const char *kind, const cJSON *
         return NEMO_RELAY_STATUS_OK;
     char *text = config_text(config, err);
     if (text == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString cfg_v;
     NemoRelayNativeString *out = NULL;
     nr_native_last_error_clear();
@@ -754,7 +762,7 @@ static NemoRelayStatus native_register(void *ud, const char *kind, const cJSON *
     nr_native_instance *inst = ud;
     char *text = config_text(config, err);
     if (text == NULL)
-        return STATUS_OF(err);
+        return nr_error_status(err);
     NemoRelayNativeString cfg_v;
     NemoRelayNativePluginContext pctx = {ctx, inst};
     nr_native_last_error_clear();

@@ -260,7 +260,7 @@ void nr_native_activation_close(nr_native_activation *a)
         return;
     /* kinds go first, newest first; then our references (R3, R15) */
     for (size_t i = a->n; i-- > 0;)
-        nr_plugin_deregister_kind(a->instances[i]->kind);
+        nr_plugin_deregister_kind_of(a->instances[i]->kind, a->instances[i]);
     for (size_t i = a->n; i-- > 0;)
         nr_native_instance_release(a->instances[i]);
     free(a->instances);
