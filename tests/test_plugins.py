@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from nemo_relay import errors, guardrails, plugin, tools
@@ -201,3 +204,69 @@ async def test_discovery_is_opt_in(kinds, tmp_path, monkeypatch):
     report = await plugin.initialize({"components": []}, discover=True)
     assert report["diagnostics"][0]["code"] == "plugin.configuration_inherited"
     assert tools.request_intercepts("t", {}) == {"found": True}
+
+
+# ---- configuration changes from several threads ---------------------------------------
+#
+# A change waits for one running on another thread; that one needs the GIL to
+# call its Python plugin, so the waiting thread must not hold it.  These run
+# in a subprocess: the bug they guard against hangs the interpreter.
+
+_SLOW_PLUGIN = """
+import asyncio, sys, threading, time
+from nemo_relay import _native, plugin
+
+class Slow:
+    def register(self, config, ctx):
+        time.sleep(0.15)  # releases the GIL
+        t = time.monotonic()
+        while time.monotonic() - t < 0.15:  # holds it, handing it over now and then
+            sum(range(1000))
+        ctx.register_tool_request_intercept("mark", 0, False, lambda name, args: args)
+
+plugin.register("slow", Slow())
+config = {"version": 1, "components": [{"kind": "slow", "enabled": True, "config": {}}]}
+"""
+
+
+def _run_script(source: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-P", "-c", source], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_clear_waits_for_an_initialize_on_another_thread_without_deadlock():
+    proc = _run_script(_SLOW_PLUGIN + """
+before = _native._registration_count()
+initialized = threading.Event()
+
+def a():
+    asyncio.run(plugin.initialize(config))
+    initialized.set()
+
+def b():
+    time.sleep(0.1)  # A is inside register by now
+    plugin.clear()
+
+ta = threading.Thread(target=a, daemon=True)
+tb = threading.Thread(target=b, daemon=True)
+ta.start(); tb.start()
+ta.join(20); tb.join(20)
+assert not ta.is_alive() and not tb.is_alive(), "deadlock"
+assert initialized.is_set()
+# the clear ran after the initialize: nothing is left
+assert plugin.report() is None
+assert _native._registration_count() == before, _native._registration_count()
+print("ok")
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_interpreter_exit_waits_for_an_initialize_on_a_daemon_thread():
+    proc = _run_script(_SLOW_PLUGIN + """
+threading.Thread(target=lambda: asyncio.run(plugin.initialize(config)), daemon=True).start()
+time.sleep(0.1)  # the thread is inside register; the atexit shutdown must wait for it
+print("exiting")
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "exiting"

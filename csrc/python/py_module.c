@@ -53,7 +53,11 @@ static PyObject *shutdown(PyObject *mod, PyObject *unused)
 {
     (void)unused;
     nr_py_state *st = PyModule_GetState(mod);
+    /* Without the GIL: the shutdown may wait for a configuration change on
+     * another thread, which needs the GIL to call a Python plugin. */
+    PyThreadState *ts = PyEval_SaveThread();
     nr_plugin_shutdown();
+    PyEval_RestoreThread(ts);
     nr_registry_clear_all();
     nr_py_worker_shutdown();
     atomic_store(&g_alive, false);

@@ -85,9 +85,11 @@ static PyObject *plugin_initialize(PyObject *mod, PyObject *const *args, Py_ssiz
         cJSON_Delete(doc);
         return NULL;
     }
-    PyThreadState *ts = nr_py_native_begin();
+    /* Always without the GIL: the change may wait for another thread's, which
+     * needs the GIL to run a Python plugin's validate/register. */
+    PyThreadState *ts = PyEval_SaveThread();
     NemoRelayStatus status = nr_plugin_initialize(doc, lease, &report, &err);
-    nr_py_native_end(ts);
+    PyEval_RestoreThread(ts);
     nr_py_frame_exit(st, &f, NULL);
     cJSON_Delete(doc);
     return status == NEMO_RELAY_STATUS_OK ? take_json_obj(report) : nr_py_raise(&err);
@@ -104,9 +106,10 @@ static PyObject *plugin_clear(PyObject *mod, PyObject *const *args, Py_ssize_t n
     if (lease_arg(nargs > 0 ? args[0] : NULL, &lease) < 0)
         return NULL;
     nr_error err = NR_ERROR_INIT;
-    PyThreadState *ts = nr_py_native_begin();
+    /* Always without the GIL: see plugin_initialize. */
+    PyThreadState *ts = PyEval_SaveThread();
     NemoRelayStatus st = nr_plugin_clear(lease, &err);
-    nr_py_native_end(ts);
+    PyEval_RestoreThread(ts);
     if (st != NEMO_RELAY_STATUS_OK)
         return nr_py_raise(&err);
     Py_RETURN_NONE;
