@@ -151,6 +151,16 @@ async def test_broken_validate_becomes_a_diagnostic(kinds):
     assert "KeyError" in report["diagnostics"][0]["message"]
 
 
+async def test_unencodable_register_error_text_is_escaped(kinds):
+    class Bad:
+        def register(self, config, ctx):
+            raise ValueError("\udc80")  # str(exc) is not valid UTF-8
+
+    kinds("bad", Bad())
+    with pytest.raises(errors.RegistrationFailed, match=r"raised ValueError: \\udc80"):
+        await plugin.initialize({"components": [{"kind": "bad"}]})
+
+
 async def test_plugin_context_manager(kinds):
     kinds("ctx", Recording("ctx"))
     async with plugin.plugin({"components": [{"kind": "ctx"}]}) as report:

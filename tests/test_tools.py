@@ -66,6 +66,26 @@ async def test_function_exception_is_reraised_unchanged_with_error_end_event(eve
     assert end.data == {"fallback": 1}
 
 
+async def test_unencodable_error_text_is_escaped_in_the_end_event(events):
+    original = ValueError("\udc80")  # str(exc) is not valid UTF-8
+
+    def fn(args):
+        raise original
+
+    async def afn(args):
+        raise original
+
+    with pytest.raises(ValueError) as info:
+        await tools.execute("a", {}, afn)
+    assert info.value is original
+    with pytest.raises(ValueError) as info:
+        tools.execute_sync("s", {}, fn)
+    assert info.value is original
+    for name in ("a", "s"):
+        assert events.one(name, "end").metadata == {"otel.status_code": "ERROR",
+                                                    "otel.status_description": "\\udc80"}
+
+
 def test_execute_sync(events):
     assert tools.execute_sync("t", {"x": 1}, lambda a: {"y": a["x"] + 1}) == {"y": 2}
     assert events.one("t", "end").data == {"y": 2}

@@ -684,15 +684,18 @@ static void end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status
     PyErr_Restore(type, exc, tb);
 }
 
-/* The end status for an exception: ERROR for an Exception, UNSET for other
- * BaseExceptions (cancellation, KeyboardInterrupt).  *desc gets str(exc). */
-static nr_end_status status_of(PyObject *exc, PyObject **desc)
+/* Step 5 for an exception (none pending): ERROR for an Exception, UNSET for
+ * other BaseExceptions (cancellation, KeyboardInterrupt), described by its
+ * text. */
+static void end_call_exc(nr_py_state *st, CallStateObject *state, PyObject *exc, PyObject *final)
 {
-    *desc = exc != NULL ? PyObject_Str(exc) : NULL;
-    if (*desc == NULL)
-        PyErr_Clear();
-    return (exc != NULL && PyObject_IsInstance(exc, PyExc_Exception) == 1) ? NR_END_ERROR
-                                                                           : NR_END_UNSET;
+    nr_end_status status =
+        exc != NULL && PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_Exception) ? NR_END_ERROR
+                                                                               : NR_END_UNSET;
+    PyObject *holder;
+    const char *text = nr_py_exc_text(exc, &holder);
+    end_call_with(st, state, status, final, text);
+    Py_XDECREF(holder);
 }
 
 /* Step 5 for an outcome: result, or (result NULL) the pending exception,
@@ -703,12 +706,10 @@ static void end_call(nr_py_state *st, CallStateObject *state, PyObject *result)
         end_call_with(st, state, NR_END_OK, result, NULL);
         return;
     }
-    PyObject *type, *exc, *tb, *desc;
+    PyObject *type, *exc, *tb;
     PyErr_Fetch(&type, &exc, &tb);
     PyErr_NormalizeException(&type, &exc, &tb);
-    nr_end_status status = status_of(exc, &desc);
-    end_call_with(st, state, status, NULL, desc != NULL ? PyUnicode_AsUTF8(desc) : NULL);
-    Py_XDECREF(desc);
+    end_call_exc(st, state, exc, NULL);
     PyErr_Restore(type, exc, tb);
 }
 
@@ -1038,10 +1039,7 @@ static PyObject *llm_stream_end(PyObject *mod, PyObject *const *args, Py_ssize_t
     if (final != NULL && nr_py_check_json(final) < 0)
         return NULL;
     if (PyExceptionInstance_Check(outcome)) {
-        PyObject *desc;
-        nr_end_status status = status_of(outcome, &desc);
-        end_call_with(st, state, status, final, desc != NULL ? PyUnicode_AsUTF8(desc) : NULL);
-        Py_XDECREF(desc);
+        end_call_exc(st, state, outcome, final);
     } else {
         if (nr_py_check_json(outcome) < 0)
             return NULL;

@@ -120,21 +120,23 @@ void nr_py_subscriber_cb(void *ud, struct nr_event *ev)
     Py_XDECREF(event);
     if (result == NULL) {
         /* D4: a failing subscriber never breaks the emitter. */
-        PyObject *type, *value, *tb;
+        PyObject *type, *value, *tb, *holder;
         PyErr_Fetch(&type, &value, &tb);
         PyErr_NormalizeException(&type, &value, &tb);
-        PyObject *msg = PyUnicode_FromFormat("subscriber %R raised %s: %S", cb->name,
+        const char *text = nr_py_exc_text(value, &holder);
+        PyObject *msg = PyUnicode_FromFormat("subscriber %R raised %s: %s", cb->name,
                                              type != NULL ? ((PyTypeObject *)type)->tp_name : "?",
-                                             value != NULL ? value : Py_None);
+                                             text);
+        Py_XDECREF(holder);
         Py_XDECREF(type);
         Py_XDECREF(value);
         Py_XDECREF(tb);
-        if (msg != NULL) {
-            nr_py_warn(PyUnicode_AsUTF8(msg));
-            Py_DECREF(msg);
-        } else {
+        const char *message = msg != NULL ? PyUnicode_AsUTF8(msg) : NULL;
+        if (message != NULL)
+            nr_py_warn(message);
+        else
             PyErr_Clear();
-        }
+        Py_XDECREF(msg);
     }
     Py_XDECREF(result);
 done:

@@ -351,10 +351,8 @@ static NemoRelayStatus pyvalue_to_json(void *obj, cJSON **out, nr_error *err)
     if (*out == NULL) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        PyObject *s = value != NULL ? PyObject_Str(value) : NULL;
-        const char *msg = s != NULL ? PyUnicode_AsUTF8(s) : NULL;
-        st = nr_error_set(err, NR_E_INVALID_JSON, "%s", msg != NULL ? msg : "Failed to convert to JSON");
-        PyErr_Clear();
+        PyObject *s;
+        st = nr_error_set(err, NR_E_INVALID_JSON, "%s", nr_py_exc_text(value, &s));
         Py_XDECREF(s);
         Py_XDECREF(type);
         Py_XDECREF(value);

@@ -352,12 +352,10 @@ static NemoRelayStatus failure_from_exception(nr_errkind kind, const char *what,
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
-    PyObject *s = value != NULL ? PyObject_Str(value) : NULL;
-    const char *text = s != NULL ? PyUnicode_AsUTF8(s) : "unknown error";
+    PyObject *s;
+    const char *text = nr_py_exc_text(value, &s);
     NemoRelayStatus st = nr_error_set(err, kind, "plugin '%s' %s raised %s: %s", pkind, what,
-                                      type != NULL ? ((PyTypeObject *)type)->tp_name : "?",
-                                      text != NULL ? text : "");
-    PyErr_Clear();
+                                      type != NULL ? ((PyTypeObject *)type)->tp_name : "?", text);
     Py_XDECREF(s);
     Py_XDECREF(type);
     Py_XDECREF(value);

@@ -81,6 +81,13 @@ PyObject *nr_py_raise(nr_error *err);
  * error indicator.  Returns the status. */
 NemoRelayStatus nr_py_capture_exception(nr_error *err, const char *prefix);
 
+/* The text of exception exc for a message: str(exc) as UTF-8 (a lone
+ * surrogate escaped), or exc's type name when str() fails or is empty
+ * ("unknown error" for NULL).  Call it with no exception pending; it never
+ * fails and leaves none.  Borrowed: valid while exc and *holder live;
+ * *holder gets a new reference (or NULL) the caller releases. */
+const char *nr_py_exc_text(PyObject *exc, PyObject **holder);
+
 /* Reports a RuntimeWarning; never leaves an exception set. */
 void nr_py_warn(const char *message);
 
