@@ -195,6 +195,74 @@ async def test_plugin_context_registers_every_kind(kinds):
     plugin.clear()
 
 
+async def test_plugin_context_checks_registrations_like_the_global_functions(kinds):
+    async def async_guard(name, args):
+        return args
+
+    seen = {}
+
+    class Checked:
+        def register(self, config, ctx):
+            for key, call in {
+                "async guardrail": lambda: ctx.register_tool_sanitize_request_guardrail("y", 0, async_guard),
+                "async llm guardrail": lambda: ctx.register_llm_conditional_execution_guardrail("y", 0, async_guard),
+                "async request intercept": lambda: ctx.register_tool_request_intercept("y", 0, False, async_guard),
+                "priority type": lambda: ctx.register_tool_execution_intercept("y", "high", lambda *a: None),
+                "priority range": lambda: ctx.register_tool_execution_intercept("y", 2**31, lambda *a: None),
+                "name": lambda: ctx.register_subscriber(7, lambda e: None),
+                "callable": lambda: ctx.register_subscriber("y", "not callable"),
+            }.items():
+                try:
+                    call()
+                except (TypeError, ValueError) as exc:
+                    seen[key] = exc
+            # an async execution intercept is fine (it is awaited)
+            ctx.register_tool_execution_intercept("async-ok", 0, async_guard)
+
+    with pytest.raises(TypeError) as glob:
+        guardrails.register_tool_sanitize_request("y", 0, async_guard)
+    kinds("checked", Checked())
+    await plugin.initialize({"components": [{"kind": "checked"}]})
+    plugin.clear()
+    assert sorted(seen) == sorted(["async guardrail", "async llm guardrail", "async request intercept",
+                                   "priority type", "priority range", "name", "callable"])
+    for key in ("async guardrail", "async llm guardrail", "async request intercept"):
+        assert type(seen[key]) is TypeError
+        assert str(seen[key]) == str(glob.value), key
+    assert type(seen["priority type"]) is TypeError and "priority must be an int, not str" in str(seen["priority type"])
+    assert type(seen["priority range"]) is ValueError and "32-bit" in str(seen["priority range"])
+    assert type(seen["name"]) is TypeError and "name must be a str" in str(seen["name"])
+    assert type(seen["callable"]) is TypeError and "must be callable" in str(seen["callable"])
+
+
+def test_kind_numbers_come_from_the_native_registry():
+    from nemo_relay import _kinds, _native
+
+    names = {
+        "SUBSCRIBER": "subscriber",
+        "TOOL_SANITIZE_REQUEST": "tool sanitize-request guardrail",
+        "TOOL_SANITIZE_RESPONSE": "tool sanitize-response guardrail",
+        "TOOL_CONDITIONAL": "tool conditional-execution guardrail",
+        "TOOL_REQUEST_INTERCEPT": "tool request intercept",
+        "TOOL_EXECUTION": "tool execution intercept",
+        "LLM_SANITIZE_REQUEST": "LLM sanitize-request guardrail",
+        "LLM_SANITIZE_RESPONSE": "LLM sanitize-response guardrail",
+        "LLM_CONDITIONAL": "LLM conditional-execution guardrail",
+        "LLM_REQUEST_INTERCEPT": "LLM request intercept",
+        "LLM_EXECUTION": "LLM execution intercept",
+        "LLM_STREAM_EXECUTION": "LLM stream execution intercept",
+    }
+    assert sorted(_kinds.__all__) == sorted(names)
+    for attr, described in names.items():
+        kind = getattr(_kinds, attr)
+        assert kind == getattr(_native, "MW_" + attr)
+        _native._register(kind, None, "kind-probe", 0, False, lambda *a: None)
+        try:
+            assert [r["kind"] for r in _native._registrations() if r["name"] == "kind-probe"] == [described]
+        finally:
+            assert _native._deregister(kind, None, "kind-probe")
+
+
 def test_register_errors(kinds):
     kinds("dup", Recording())
     with pytest.raises(errors.AlreadyExists, match="plugin 'dup' is already registered"):

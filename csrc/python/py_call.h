@@ -75,9 +75,12 @@ NemoRelayStatus nr_py_stream_exec_trampoline(void *ud, const nr_call_info *ci, n
 /* The runtime-side trampoline that calls a Python callable of this kind. */
 nr_callback_fn nr_py_trampoline_for(nr_mw_kind kind);
 
-/* Module functions (tools.* and llm.* execution; middleware and manual calls). */
+/* Module functions (tools.* and llm.* execution). */
 extern PyMethodDef nr_py_call_methods[];
-extern PyMethodDef nr_py_middleware_methods[];
+
+/* Adds the middleware functions (registration, standalone chains, manual
+ * calls) and the middleware kind numbers (MW_SUBSCRIBER, ...) to module. */
+int nr_py_middleware_init(PyObject *module);
 
 int nr_py_call_init(PyObject *module, nr_py_state *st);
 

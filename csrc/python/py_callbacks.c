@@ -2,10 +2,12 @@
 #include "py_callbacks.h"
 
 #include "py_bridge.h"
+#include "py_call.h"
 
 #include "nr_scope_ops.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 nr_py_cb *nr_py_cb_new(PyObject *callable, PyObject *name)
 {
@@ -42,31 +44,87 @@ static const char *name_arg(PyObject *name)
     return PyUnicode_AsUTF8(name);
 }
 
-PyObject *nr_py_register(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
-                         PyObject *name, int32_t priority, bool break_chain, PyObject *callable,
-                         nr_callback_fn fn)
+/* Guardrails and request intercepts run inside the runtime's synchronous
+ * pipeline: their callbacks cannot be awaited. */
+static bool sync_only(nr_mw_kind kind)
 {
+    switch (kind) {
+    case NR_MW_TOOL_SANITIZE_REQUEST:
+    case NR_MW_TOOL_SANITIZE_RESPONSE:
+    case NR_MW_TOOL_CONDITIONAL:
+    case NR_MW_TOOL_REQUEST_INTERCEPT:
+    case NR_MW_LLM_SANITIZE_REQUEST:
+    case NR_MW_LLM_SANITIZE_RESPONSE:
+    case NR_MW_LLM_CONDITIONAL:
+    case NR_MW_LLM_REQUEST_INTERCEPT: return true;
+    default: return false;
+    }
+}
+
+int nr_py_callback_spec(nr_mw_kind kind, PyObject *name, PyObject *priority, bool break_chain,
+                        PyObject *callable, nr_callback_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
     const char *cname = name_arg(name);
     if (cname == NULL)
-        return NULL;
+        return -1;
+    long prio = 0;
+    if (priority != NULL) {
+        if (!PyLong_Check(priority)) {
+            PyErr_Format(PyExc_TypeError, "priority must be an int, not %.100s",
+                         Py_TYPE(priority)->tp_name);
+            return -1;
+        }
+        int overflow = 0;
+        prio = PyLong_AsLongAndOverflow(priority, &overflow);
+        if (prio == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow || prio < INT32_MIN || prio > INT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "priority must fit in a 32-bit signed integer");
+            return -1;
+        }
+    }
     if (!PyCallable_Check(callable)) {
         PyErr_Format(PyExc_TypeError, "%s callback must be callable, not %.100s",
                      nr_mw_kind_name(kind), Py_TYPE(callable)->tp_name);
-        return NULL;
+        return -1;
+    }
+    if (sync_only(kind)) {
+        PyObject *r = PyObject_CallOneArg(nr_py_get_state()->iscoroutinefunction, callable);
+        int is_async = r != NULL ? PyObject_IsTrue(r) : -1;
+        Py_XDECREF(r);
+        if (is_async < 0)
+            return -1;
+        if (is_async) {
+            PyErr_Format(PyExc_TypeError,
+                         "%R: guardrails and request intercepts are synchronous; pass a regular "
+                         "function, not an async one",
+                         name);
+            return -1;
+        }
     }
     nr_py_cb *ud = nr_py_cb_new(callable, name);
     if (ud == NULL)
+        return -1;
+    spec->kind = kind;
+    spec->name = cname;
+    spec->priority = (int32_t)prio;
+    spec->break_chain = break_chain;
+    spec->native = false;
+    spec->fn = nr_py_trampoline_for(kind);
+    spec->user_data = ud;
+    spec->free_fn = nr_py_cb_free;
+    return 0;
+}
+
+PyObject *nr_py_register(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
+                         PyObject *name, PyObject *priority, bool break_chain,
+                         PyObject *callable)
+{
+    nr_callback_spec spec;
+    if (nr_py_callback_spec(kind, name, priority, break_chain, callable, &spec) < 0)
         return NULL;
-    nr_callback_spec spec = {
-        .kind = kind,
-        .name = cname,
-        .priority = priority,
-        .break_chain = break_chain,
-        .native = false,
-        .fn = fn,
-        .user_data = ud,
-        .free_fn = nr_py_cb_free,
-    };
+    nr_py_cb *ud = spec.user_data;
     nr_error err = NR_ERROR_INIT;
     NemoRelayStatus status;
     if (scope_uuid == NULL) {

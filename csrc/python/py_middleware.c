@@ -255,22 +255,11 @@ static PyObject *py_register(PyObject *mod, PyObject *const *args, Py_ssize_t na
     const nr_uuid *scope;
     if (parse_kind(args[0], &kind) < 0 || parse_scope(args[1], &scope) < 0)
         return NULL;
-    if (!PyLong_Check(args[3])) {
-        PyErr_Format(PyExc_TypeError, "priority must be an int, not %.100s",
-                     Py_TYPE(args[3])->tp_name);
-        return NULL;
-    }
-    int overflow = 0;
-    long priority = PyLong_AsLongAndOverflow(args[3], &overflow);
-    if (overflow || priority < INT32_MIN || priority > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "priority must fit in a 32-bit signed integer");
-        return NULL;
-    }
     int brk = PyObject_IsTrue(args[4]);
     if (brk < 0)
         return NULL;
-    return nr_py_register(PyModule_GetState(mod), kind, scope, args[2], (int32_t)priority,
-                          brk != 0, args[5], nr_py_trampoline_for(kind));
+    return nr_py_register(PyModule_GetState(mod), kind, scope, args[2], args[3], brk != 0,
+                          args[5]);
 }
 
 /* deregister(kind, scope_handle_or_None, name) -> bool */
@@ -537,7 +526,7 @@ static PyObject *llm_request_new(PyObject *mod, PyObject *const *args, Py_ssize_
 
 #define FASTCALL(fn) (PyCFunction)(void (*)(void))(fn)
 
-PyMethodDef nr_py_middleware_methods[] = {
+static PyMethodDef middleware_methods[] = {
     {"_register", FASTCALL(py_register), METH_FASTCALL,
      "_register(kind, scope_handle, name, priority, break_chain, callback)"},
     {"_deregister", FASTCALL(py_deregister), METH_FASTCALL,
@@ -564,3 +553,24 @@ PyMethodDef nr_py_middleware_methods[] = {
     {"_llm_request", FASTCALL(llm_request_new), METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
+
+int nr_py_middleware_init(PyObject *module)
+{
+#define KIND(k) {"MW_" #k, NR_MW_##k}
+    static const struct {
+        const char *name;
+        nr_mw_kind kind;
+    } kinds[] = {
+        KIND(SUBSCRIBER),           KIND(TOOL_SANITIZE_REQUEST), KIND(TOOL_SANITIZE_RESPONSE),
+        KIND(TOOL_CONDITIONAL),     KIND(TOOL_REQUEST_INTERCEPT), KIND(TOOL_EXECUTION),
+        KIND(LLM_SANITIZE_REQUEST), KIND(LLM_SANITIZE_RESPONSE), KIND(LLM_CONDITIONAL),
+        KIND(LLM_REQUEST_INTERCEPT), KIND(LLM_EXECUTION),       KIND(LLM_STREAM_EXECUTION),
+    };
+#undef KIND
+    _Static_assert(sizeof kinds / sizeof kinds[0] == NR_MW_KIND_COUNT, "a kind is not exported");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (PyModule_AddIntConstant(module, kinds[i].name, kinds[i].kind) < 0)
+            return -1;
+    }
+    return PyModule_AddFunctions(module, middleware_methods);
+}

@@ -130,6 +130,17 @@ static int import_errors(nr_py_state *st)
     return 0;
 }
 
+/* module.name (new reference), or NULL with an exception. */
+static PyObject *import_attr(const char *module, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(module);
+    if (m == NULL)
+        return NULL;
+    PyObject *attr = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return attr;
+}
+
 static int module_exec(PyObject *mod)
 {
     if (g_state != NULL) {
@@ -148,6 +159,8 @@ static int module_exec(PyObject *mod)
         (st->str_headers = PyUnicode_InternFromString("headers")) == NULL ||
         (st->str_content = PyUnicode_InternFromString("content")) == NULL)
         goto fail;
+    if ((st->iscoroutinefunction = import_attr("inspect", "iscoroutinefunction")) == NULL)
+        goto fail;
     if (nr_py_convert_init(st) < 0 || nr_py_handles_init(mod, st) < 0 ||
         nr_py_events_init(mod, st) < 0 || import_errors(st) < 0)
         goto fail;
@@ -155,8 +168,7 @@ static int module_exec(PyObject *mod)
         nr_py_worker_init(st) < 0 || nr_py_plugin_init(mod, st) < 0 ||
         nr_py_stream_init(mod, st) < 0)
         goto fail;
-    if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 ||
-        PyModule_AddFunctions(mod, nr_py_middleware_methods) < 0)
+    if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 || nr_py_middleware_init(mod) < 0)
         goto fail;
     if (PyModule_AddStringConstant(mod, "RELAY_VERSION", nr_relay_version()) < 0)
         goto fail;
@@ -204,7 +216,7 @@ static int module_clear(PyObject *mod)
         (PyObject **)&st->ChainStep_Type,   (PyObject **)&st->ExecuteCall_Type,
         (PyObject **)&st->PluginContext_Type, (PyObject **)&st->Activation_Type,
         (PyObject **)&st->StreamHandle_Type,
-        &st->get_running_loop,
+        &st->get_running_loop, &st->iscoroutinefunction,
         &st->RelayError, &st->GuardrailRejected, &st->ScopeError, &st->NotOnTop,
         &st->ScopeNotFound, &st->AlreadyExists, &st->NotFoundError, &st->PluginError,
         &st->InvalidConfig, &st->RegistrationFailed, &st->PluginLoadError, &st->ScopeType,

@@ -162,7 +162,7 @@ typedef struct {
 
 
 static PyObject *ctx_register(PluginContextObject *self, nr_mw_kind kind, PyObject *name,
-                              PyObject *priority_obj, bool break_chain, PyObject *callback)
+                              PyObject *priority, bool break_chain, PyObject *callback)
 {
     if (self->ctx == NULL) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -170,43 +170,13 @@ static PyObject *ctx_register(PluginContextObject *self, nr_mw_kind kind, PyObje
                         "Plugin.register");
         return NULL;
     }
-    if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+    nr_callback_spec spec;
+    if (nr_py_callback_spec(kind, name, priority, break_chain, callback, &spec) < 0)
         return NULL;
-    }
-    long priority = 0;
-    if (priority_obj != NULL) {
-        if (!PyLong_Check(priority_obj)) {
-            PyErr_SetString(PyExc_TypeError, "priority must be an int");
-            return NULL;
-        }
-        int overflow;
-        priority = PyLong_AsLongAndOverflow(priority_obj, &overflow);
-        if (overflow || priority < INT32_MIN || priority > INT32_MAX) {
-            PyErr_SetString(PyExc_ValueError, "priority must fit in a 32-bit signed integer");
-            return NULL;
-        }
-    }
-    if (!PyCallable_Check(callback)) {
-        PyErr_Format(PyExc_TypeError, "%s callback must be callable", nr_mw_kind_name(kind));
-        return NULL;
-    }
-    nr_py_cb *ud = nr_py_cb_new(callback, name);
-    if (ud == NULL)
-        return NULL;
-    nr_callback_spec spec = {
-        .kind = kind,
-        .name = PyUnicode_AsUTF8(name),
-        .priority = (int32_t)priority,
-        .break_chain = break_chain,
-        .fn = nr_py_trampoline_for(kind),
-        .user_data = ud,
-        .free_fn = nr_py_cb_free,
-    };
     nr_error err = NR_ERROR_INIT;
-    if (spec.name == NULL || nr_plugin_ctx_register(self->ctx, &spec, &err) != NEMO_RELAY_STATUS_OK) {
-        nr_py_cb_free(ud);
-        return spec.name == NULL ? NULL : nr_py_raise(&err);
+    if (nr_plugin_ctx_register(self->ctx, &spec, &err) != NEMO_RELAY_STATUS_OK) {
+        nr_py_cb_free(spec.user_data); /* a failed registration took nothing */
+        return nr_py_raise(&err);
     }
     Py_RETURN_NONE;
 }

@@ -319,21 +319,14 @@ static PyObject *restore_thread_binding(PyObject *mod, PyObject *capsule)
 
 /* ---- subscribers ------------------------------------------------------------- */
 
-static nr_callback_fn subscriber_fn(void)
-{
-    nr_callback_fn fn;
-    fn.subscriber = nr_py_subscriber_cb;
-    return fn;
-}
-
 static PyObject *subscribers_register(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "register(name, callback) takes 2 arguments");
         return NULL;
     }
-    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, NULL, args[0], 0, false,
-                          args[1], subscriber_fn());
+    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, NULL, args[0], NULL, false,
+                          args[1]);
 }
 
 static PyObject *subscribers_deregister(PyObject *mod, PyObject *name)
@@ -363,8 +356,8 @@ static PyObject *scope_register_subscriber(PyObject *mod, PyObject *const *args,
     nr_scope *node = nr_py_handle_node(args[0], "scope_handle");
     if (node == NULL)
         return NULL;
-    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, &node->uuid, args[1], 0,
-                          false, args[2], subscriber_fn());
+    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, &node->uuid, args[1], NULL,
+                          false, args[2]);
 }
 
 static PyObject *scope_deregister_subscriber(PyObject *mod, PyObject *const *args,

@@ -41,6 +41,9 @@ typedef struct nr_py_state {
     /* asyncio._get_running_loop */
     PyObject *get_running_loop;
 
+    /* inspect.iscoroutinefunction */
+    PyObject *iscoroutinefunction;
+
     /* the current scope chain of a Python context: a ScopeHandle, or None */
     PyObject *scope_var;
 
