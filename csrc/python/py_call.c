@@ -391,7 +391,7 @@ static void exec_job_run(nr_py_job *j)
 }
 
 /* The caller's loop, and its context captured for worker-side callbacks. */
-PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state)
+PyObject *nr_py_caller_loop(CallStateObject *state)
 {
     nr_py_env *env = state->env;
     if (env == NULL || env->loop == NULL) {
@@ -400,7 +400,6 @@ PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state)
     }
     if (env->context == NULL && (env->context = PyContext_CopyCurrent()) == NULL)
         return NULL;
-    (void)st;
     return env->loop;
 }
 
@@ -409,7 +408,7 @@ PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state)
 static PyObject *submit_native_segment(CallStateObject *state, size_t index, PyObject *input)
 {
     nr_py_state *st = nr_py_get_state();
-    PyObject *loop = nr_py_caller_loop(st, state);
+    PyObject *loop = nr_py_caller_loop(state);
     if (loop == NULL)
         return NULL;
     PyObject *h = nr_py_current_handle(st);

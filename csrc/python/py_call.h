@@ -43,7 +43,7 @@ CallStateObject *nr_py_as_call_state(PyObject *obj);
 
 /* The caller's loop of a call (borrowed), capturing the caller's context for
  * worker-side callbacks on first use.  NULL with RuntimeError without one. */
-PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state);
+PyObject *nr_py_caller_loop(CallStateObject *state);
 
 /* A copy of the call's context whose scope chain is what C sees now. */
 PyObject *nr_py_context_for_loop(nr_py_state *st, nr_py_env *env);

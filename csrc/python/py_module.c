@@ -185,20 +185,9 @@ static int module_traverse(PyObject *mod, visitproc visit, void *arg)
     nr_py_state *st = PyModule_GetState(mod);
     if (st == NULL)
         return 0;
-    Py_VISIT(st->ScopeHandle_Type);
-    Py_VISIT(st->ToolHandle_Type);
-    Py_VISIT(st->LLMHandle_Type);
-    Py_VISIT(st->ScopeStack_Type);
-    Py_VISIT(st->ScopeEvent_Type);
-    Py_VISIT(st->MarkEvent_Type);
-    Py_VISIT(st->LLMRequest_Type);
-    Py_VISIT(st->CallState_Type);
-    Py_VISIT(st->Next_Type);
-    Py_VISIT(st->ChainStep_Type);
-    Py_VISIT(st->ExecuteCall_Type);
-    Py_VISIT(st->PluginContext_Type);
-    Py_VISIT(st->Activation_Type);
-    Py_VISIT(st->StreamHandle_Type);
+#define VISIT(field) Py_VISIT(st->field);
+    NR_PY_STATE_OBJECTS(VISIT)
+#undef VISIT
     return 0;
 }
 
@@ -207,26 +196,10 @@ static int module_clear(PyObject *mod)
     nr_py_state *st = PyModule_GetState(mod);
     if (st == NULL)
         return 0;
-    PyObject **objs[] = {
-        (PyObject **)&st->ScopeHandle_Type, (PyObject **)&st->ToolHandle_Type,
-        (PyObject **)&st->LLMHandle_Type,   (PyObject **)&st->ScopeStack_Type,
-        (PyObject **)&st->ScopeEvent_Type,  (PyObject **)&st->MarkEvent_Type,
-        (PyObject **)&st->LLMRequest_Type,  &st->scope_var,
-        (PyObject **)&st->CallState_Type,   (PyObject **)&st->Next_Type,
-        (PyObject **)&st->ChainStep_Type,   (PyObject **)&st->ExecuteCall_Type,
-        (PyObject **)&st->PluginContext_Type, (PyObject **)&st->Activation_Type,
-        (PyObject **)&st->StreamHandle_Type,
-        &st->get_running_loop, &st->iscoroutinefunction,
-        &st->RelayError, &st->GuardrailRejected, &st->ScopeError, &st->NotOnTop,
-        &st->ScopeNotFound, &st->AlreadyExists, &st->NotFoundError, &st->PluginError,
-        &st->InvalidConfig, &st->RegistrationFailed, &st->PluginLoadError, &st->ScopeType,
-        &st->ScopeAttributes, &st->ToolAttributes, &st->LLMAttributes, &st->epoch_utc,
-        &st->str_value, &st->str_headers, &st->str_content,
-    };
-    /* Handles and events may outlive the module during finalization; keep
-     * the types alive until then (their instances hold references). */
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
-        Py_CLEAR(*objs[i]);
+    /* Handles and events that outlive the module keep their own type alive. */
+#define CLEAR(field) Py_CLEAR(st->field);
+    NR_PY_STATE_OBJECTS(CLEAR)
+#undef CLEAR
     return 0;
 }
 

@@ -278,7 +278,7 @@ static PyObject *open_stream_from(PyObject *mod, PyObject *const *args, Py_ssize
         PyErr_SetString(PyExc_TypeError, "next() expects an LLMRequest");
         return NULL;
     }
-    PyObject *loop = nr_py_caller_loop(st, state);
+    PyObject *loop = nr_py_caller_loop(state);
     PyObject *h = loop != NULL ? nr_py_current_handle(st) : NULL;
     stream_job *job = h != NULL ? calloc(1, sizeof *job) : NULL;
     if (job == NULL) {
