@@ -116,14 +116,6 @@ PyObject *nr_py_call_input(nr_call_kind kind, nr_value *in)
     return nr_py_value_to_py(in);
 }
 
-/* A result a callback handed back for recording and return: must be JSON. */
-static nr_value *wrap_result(PyObject *r)
-{
-    if (nr_py_check_json(r) < 0)
-        return NULL;
-    return nr_py_value_wrap(r);
-}
-
 /* ---- Next and ChainStep: the onion driven from Python ------------------------------- */
 
 typedef struct {
@@ -137,6 +129,7 @@ typedef struct {
     CallStateObject *state;
     size_t index;
     PyObject *input;
+    int native; /* awaiting a native segment, whose result is JSON already */
 } ChainStepObject;
 
 static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input);
@@ -216,15 +209,9 @@ static NemoRelayStatus func_trampoline(void *ud, const nr_call_info *ci, nr_valu
     PyObject *arg = nr_py_call_input(state->kind, in);
     PyObject *r = arg != NULL ? nr_py_invoke_sync(state->env, state->func, &arg, 1) : NULL;
     Py_XDECREF(arg);
-    if (r != NULL && (*out = wrap_result(r)) == NULL)
-        Py_CLEAR(r);
-    /* native code will print it: convert it now, while this thread has the GIL */
-    if (r != NULL && nr_registry_native_count() > 0 && nr_value_json(*out, NULL) == NULL) {
-        nr_value_release(*out);
-        *out = NULL;
-        Py_CLEAR(r);
-    }
-    if (r == NULL)
+    if (r != NULL)
+        *out = nr_py_value_checked(r); /* must be JSON; converted now if native code reads it */
+    if (*out == NULL)
         st = nr_py_capture_exception(err, NULL);
     Py_XDECREF(r);
     PyGILState_Release(g);
@@ -338,9 +325,9 @@ NemoRelayStatus nr_py_exec_trampoline(void *ud, const nr_call_info *ci, nr_value
         r = nr_py_invoke_sync(env, cb->callable, args, 3);
     for (int i = 0; i < 3; i++)
         Py_XDECREF(args[i]);
-    if (r != NULL && (*out = wrap_result(r)) == NULL)
-        Py_CLEAR(r);
-    if (r == NULL)
+    if (r != NULL)
+        *out = nr_py_value_checked(r); /* must be JSON; converted now if native code reads it */
+    if (*out == NULL)
         st = nr_py_capture_exception(err, NULL);
     Py_XDECREF(r);
 done:
@@ -466,6 +453,7 @@ static int chainstep_start(nr_py_coro *base, PyObject **result)
             PyObject *future = submit_native_segment(state, self->index, self->input);
             if (future == NULL)
                 return -1;
+            self->native = 1;
             int rc = nr_py_coro_await(base, future);
             Py_DECREF(future);
             return rc;
@@ -494,8 +482,8 @@ static int chainstep_start(nr_py_coro *base, PyObject **result)
 
 static int chainstep_resume(nr_py_coro *base, PyObject *value, PyObject **result)
 {
-    (void)base;
-    if (value == NULL || nr_py_check_json(value) < 0)
+    ChainStepObject *self = (ChainStepObject *)base;
+    if (value == NULL || (!self->native && nr_py_check_json(value) < 0))
         return -1;
     *result = Py_NewRef(value);
     return 0;
@@ -533,6 +521,7 @@ static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *i
     s->state = (CallStateObject *)Py_NewRef(state);
     s->index = index;
     s->input = Py_NewRef(input);
+    s->native = 0;
     PyObject_GC_Track(s);
     return (PyObject *)s;
 }
@@ -564,9 +553,12 @@ static void call_args_clear(call_args *a)
     a->data = a->metadata = NULL;
 }
 
-/* Parses (name, input, func, *, handle, attributes, data, metadata, extra). */
+/* Parses (name, input, func, *, handle, attributes, data, metadata, extra).
+ * check_input: check that a tool's args are JSON now (else the caller does,
+ * before anything uses them). */
 static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
-                           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+                           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                           bool check_input)
 {
     static const char *const tool_names[] = {"name",     "args",         "func",
                                              "handle",   "attributes",   "data",
@@ -588,7 +580,7 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
                      Py_TYPE(v[1])->tp_name);
         return -1;
     }
-    if (kind == NR_CALL_TOOL && nr_py_check_json(v[1]) < 0)
+    if (check_input && kind == NR_CALL_TOOL && nr_py_check_json(v[1]) < 0)
         return -1;
     if (!PyCallable_Check(v[2])) {
         PyErr_Format(PyExc_TypeError, "func must be callable, not %.100s", Py_TYPE(v[2])->tp_name);
@@ -719,12 +711,13 @@ typedef struct {
     call_args args;
     CallStateObject *state; /* once begun */
     int direct;             /* unobserved: the function runs without the pipeline */
+    int chained;            /* awaiting a ChainStep, whose result is checked already */
 } ExecuteCallObject;
 
 static int execute_finish(ExecuteCallObject *self, PyObject *value, PyObject **result)
 {
     nr_py_state *st = nr_py_get_state();
-    if (value != NULL && nr_py_check_json(value) < 0)
+    if (value != NULL && !self->chained && nr_py_check_json(value) < 0)
         value = NULL;
     end_call(st, self->state, value);
     if (value == NULL)
@@ -774,10 +767,11 @@ static int execute_start(nr_py_coro *base, PyObject **result)
     if (input == NULL)
         return execute_finish(self, NULL, result);
     PyObject *r;
-    if (nr_call_execution_list(self->state->call, false)->n == 0)
-        r = PyObject_CallOneArg(self->state->func, input);
-    else
+    self->chained = nr_call_execution_list(self->state->call, false)->n > 0;
+    if (self->chained)
         r = chainstep_new(self->state, 0, input);
+    else
+        r = PyObject_CallOneArg(self->state->func, input);
     Py_DECREF(input);
     if (r != NULL && nr_py_is_awaitable(r)) {
         rc = nr_py_coro_await(base, r);
@@ -839,9 +833,10 @@ static PyObject *make_execute(nr_call_kind kind, const char *fname, PyObject *co
         return NULL;
     self->state = NULL;
     self->direct = 0;
+    self->chained = 0;
     memset(&self->args, 0, sizeof self->args);
     PyObject_GC_Track(self);
-    if (call_args_parse(&self->args, kind, fname, args, nargs, kwnames) < 0) {
+    if (call_args_parse(&self->args, kind, fname, args, nargs, kwnames, true) < 0) {
         self->base.state = NR_CORO_DONE;
         Py_DECREF(self);
         return NULL;
@@ -870,18 +865,22 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
 {
     nr_py_state *st = nr_py_get_state();
     call_args a;
-    if (call_args_parse(&a, kind, "execute_sync", args, nargs, kwnames) < 0)
+    if (call_args_parse(&a, kind, "execute_sync", args, nargs, kwnames, false) < 0)
         return NULL;
     if (!nr_call_is_observed(kind)) {
-        PyObject *r = nr_py_invoke_sync(NULL, a.func, &a.input, 1);
-        if (r != NULL && nr_py_check_json(r) < 0)
+        PyObject *r = NULL;
+        if (nr_py_check_json(a.input) == 0 &&
+            (r = nr_py_invoke_sync(NULL, a.func, &a.input, 1)) != NULL && nr_py_check_json(r) < 0)
             Py_CLEAR(r);
         call_args_clear(&a);
         return r;
     }
     PyObject *result = NULL;
     nr_error err = NR_ERROR_INIT;
-    nr_value *input = nr_py_value_wrap(a.input), *out = NULL;
+    /* Native code will print the args: nr_py_value_checked converts them
+     * now, with the GIL; then the whole pipeline runs in one stretch without
+     * it (SPEC D3). */
+    nr_value *input = nr_py_value_checked(a.input), *out = NULL;
     nr_py_env *env = input != NULL ? nr_py_env_new(NULL, NULL) : NULL;
     CallStateObject *state = env != NULL ? callstate_prepare(a.func, kind, env) : NULL;
     nr_call_spec spec;
@@ -894,18 +893,10 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
             state->env = NULL;
         goto done;
     }
-    /* Native code will print the args: convert them while holding the GIL,
-     * then run the whole pipeline in one stretch without it (SPEC D3). */
     bool native = nr_registry_native_count() > 0;
-    NemoRelayStatus status = NEMO_RELAY_STATUS_OK;
-    if (native && nr_value_json(input, &err) == NULL)
-        status = err.status;
     nr_call *call = NULL;
     PyThreadState *ts = native ? PyEval_SaveThread() : NULL;
-    if (status == NEMO_RELAY_STATUS_OK)
-        status = nr_call_begin(&spec, &call, &err);
-    else
-        nr_py_env_release(env); /* nr_call_begin would have owned it */
+    NemoRelayStatus status = nr_call_begin(&spec, &call, &err);
     if (call != NULL) {
         state->call = call;
         status = nr_call_execute(call, 0, nr_call_input(call), func_trampoline, state, &out, &err);
@@ -960,7 +951,7 @@ static PyObject *llm_stream_begin(PyObject *mod, PyObject *const *args, Py_ssize
 {
     nr_py_state *st = PyModule_GetState(mod);
     call_args a;
-    if (call_args_parse(&a, NR_CALL_LLM, "stream_execute", args, nargs, kwnames) < 0)
+    if (call_args_parse(&a, NR_CALL_LLM, "stream_execute", args, nargs, kwnames, true) < 0)
         return NULL;
     PyObject *loop = PyObject_CallNoArgs(st->get_running_loop);
     nr_py_env *env = loop != NULL ? nr_py_env_new(loop == Py_None ? NULL : loop, NULL) : NULL;

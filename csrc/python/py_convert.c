@@ -3,6 +3,8 @@
 
 #include "py_llm_request.h"
 
+#include "nr_registry.h"
+
 #include <datetime.h>
 #include <math.h>
 #include <string.h>
@@ -378,6 +380,20 @@ nr_value *nr_py_value_wrap(PyObject *obj)
     nr_value *v = nr_value_from_foreign(Py_NewRef(obj), &nr_py_value_ops);
     if (v == NULL)
         PyErr_NoMemory();
+    return v;
+}
+
+nr_value *nr_py_value_checked(PyObject *obj)
+{
+    if (nr_registry_native_count() == 0)
+        return nr_py_check_json(obj) < 0 ? NULL : nr_py_value_wrap(obj);
+    nr_value *v = nr_py_value_wrap(obj);
+    nr_error err = NR_ERROR_INIT;
+    if (v != NULL && nr_value_json(v, &err) == NULL) {
+        nr_value_release(v);
+        v = NULL;
+        nr_py_raise(&err); /* the conversion's ValueError, message unchanged */
+    }
     return v;
 }
 

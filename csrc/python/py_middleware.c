@@ -55,13 +55,10 @@ static NemoRelayStatus finish_value(PyObject *r, bool llm_request, nr_value **ou
 {
     if (r == NULL)
         return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
-    if (llm_request && !nr_py_is_llm_request(r)) {
+    if (llm_request && !nr_py_is_llm_request(r))
         PyErr_Format(PyExc_TypeError, "expected an LLMRequest, got %.100s", Py_TYPE(r)->tp_name);
-    } else if (!llm_request && nr_py_check_json(r) < 0) {
-        /* error set */
-    } else {
-        *out = nr_py_value_wrap(r);
-    }
+    else
+        *out = llm_request ? nr_py_value_wrap(r) : nr_py_value_checked(r);
     Py_DECREF(r);
     if (*out == NULL)
         return nr_py_capture_exception(err, NULL);

@@ -44,7 +44,7 @@ static NemoRelayStatus source_poll(void *ud, nr_value **chunk, nr_error *err)
     if (v == NULL && PyErr_ExceptionMatches(PyExc_StopAsyncIteration)) {
         PyErr_Clear();
         st = NEMO_RELAY_STATUS_STREAM_END;
-    } else if (v == NULL || nr_py_check_json(v) < 0 || (*chunk = nr_py_value_wrap(v)) == NULL) {
+    } else if (v == NULL || (*chunk = nr_py_value_checked(v)) == NULL) {
         st = nr_py_capture_exception(err, NULL);
     }
     Py_XDECREF(v);
