@@ -47,6 +47,7 @@ static void callstate_dealloc(CallStateObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->func);
+    Py_CLEAR(self->name);
     if (self->env != NULL && self->env->state == (PyObject *)self)
         self->env->state = NULL;
     nr_call *c = self->call;
@@ -60,6 +61,7 @@ static int callstate_traverse(CallStateObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->func);
+    Py_VISIT(self->name);
     return 0;
 }
 
@@ -73,9 +75,12 @@ static PyType_Spec callstate_spec = {
     "nemo_relay._CallState", sizeof(CallStateObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, callstate_slots};
 
-/* A state whose call is filled in once nr_call_begin succeeds (the binding
- * does that without the GIL, so the object must exist before). */
-static CallStateObject *callstate_prepare(PyObject *func, nr_call_kind kind, nr_py_env *env)
+/* A new state (new reference; NULL with MemoryError) whose call is filled
+ * in once nr_call_begin succeeds: the binding may run that without the GIL,
+ * and the call's Python middleware finds the state through env meanwhile.
+ * env is borrowed (state->env, and env->state back to the state). */
+static CallStateObject *callstate_new(PyObject *func, PyObject *name, nr_call_kind kind,
+                                      nr_py_env *env)
 {
     nr_py_state *st = nr_py_get_state();
     CallStateObject *s = PyObject_GC_New(CallStateObject, st->CallState_Type);
@@ -83,28 +88,10 @@ static CallStateObject *callstate_prepare(PyObject *func, nr_call_kind kind, nr_
         return NULL;
     s->call = NULL;
     s->func = Py_NewRef(func);
+    s->name = Py_NewRef(name);
     s->kind = kind;
     s->env = env;
     env->state = (PyObject *)s;
-    PyObject_GC_Track(s);
-    return s;
-}
-
-/* Takes the call reference. */
-static CallStateObject *callstate_new(nr_call *call, PyObject *func, nr_call_kind kind)
-{
-    nr_py_state *st = nr_py_get_state();
-    CallStateObject *s = PyObject_GC_New(CallStateObject, st->CallState_Type);
-    if (s == NULL) {
-        nr_call_release(call);
-        return NULL;
-    }
-    s->call = call;
-    s->func = Py_NewRef(func);
-    s->kind = kind;
-    s->env = nr_call_info_of(call)->env;
-    if (s->env != NULL)
-        s->env->state = (PyObject *)s;
     PyObject_GC_Track(s);
     return s;
 }
@@ -319,9 +306,9 @@ NemoRelayStatus nr_py_exec_trampoline(void *ud, const nr_call_info *ci, nr_value
         st = nr_error_set(err, NR_E_INTERNAL, "execution intercept called outside a managed call");
         goto done;
     }
-    PyObject *args[3] = {PyUnicode_FromString(ci->name), nr_py_call_input(state->kind, in),
+    PyObject *args[3] = {Py_NewRef(state->name), nr_py_call_input(state->kind, in),
                          next_new(state, ci->position + 1)};
-    if (args[0] != NULL && args[1] != NULL && args[2] != NULL)
+    if (args[1] != NULL && args[2] != NULL)
         r = nr_py_invoke_sync(env, cb->callable, args, 3);
     for (int i = 0; i < 3; i++)
         Py_XDECREF(args[i]);
@@ -458,10 +445,9 @@ static int chainstep_start(nr_py_coro *base, PyObject **result)
             Py_DECREF(future);
             return rc;
         }
-        PyObject *args[3] = {PyUnicode_FromString(nr_call_info_of(state->call)->name),
-                             Py_NewRef(self->input), next_new(state, self->index + 1)};
-        r = (args[0] != NULL && args[2] != NULL) ? PyObject_Vectorcall(callable, args, 3, NULL)
-                                                 : NULL;
+        PyObject *args[3] = {Py_NewRef(state->name), Py_NewRef(self->input),
+                             next_new(state, self->index + 1)};
+        r = args[2] != NULL ? PyObject_Vectorcall(callable, args, 3, NULL) : NULL;
         for (int i = 0; i < 3; i++)
             Py_XDECREF(args[i]);
     }
@@ -621,25 +607,22 @@ static int call_spec_fill(nr_call_spec *spec, const call_args *a, nr_value *inpu
     return spec->name != NULL ? 0 : -1;
 }
 
-/* Steps 1-3 under the caller's chain.  Returns a CallState or NULL. */
+/* Steps 1-3 under the caller's chain.  Consumes env on every path (the call
+ * owns it once nr_call_begin ran, else it is released here).  Returns a new
+ * CallState, or NULL with an exception. */
 static CallStateObject *begin_call(nr_py_state *st, const call_args *a, nr_py_env *env)
 {
-    nr_value *input = nr_py_value_wrap(a->input);
-    if (input == NULL) {
-        nr_py_env_release(env);
-        return NULL;
-    }
+    CallStateObject *state = callstate_new(a->func, a->name, a->kind, env);
+    nr_value *input = state != NULL ? nr_py_value_wrap(a->input) : NULL;
     nr_call_spec spec;
-    if (call_spec_fill(&spec, a, input, env) < 0) {
-        nr_value_release(input);
-        nr_py_env_release(env);
-        return NULL;
-    }
     nr_py_frame f;
-    if (nr_py_frame_enter(st, &f) < 0) {
-        nr_value_release(input);
-        nr_py_env_release(env);
-        return NULL;
+    if (input == NULL || call_spec_fill(&spec, a, input, env) < 0 ||
+        nr_py_frame_enter(st, &f) < 0) {
+        if (state != NULL)
+            state->env = NULL;
+        nr_py_env_release(env); /* never handed to a call */
+        Py_CLEAR(state);
+        goto done;
     }
     nr_error err = NR_ERROR_INIT;
     nr_call *call = NULL;
@@ -647,12 +630,16 @@ static CallStateObject *begin_call(nr_py_state *st, const call_args *a, nr_py_en
     NemoRelayStatus status = nr_call_begin(&spec, &call, &err);
     nr_py_native_end(ts);
     nr_py_frame_exit(st, &f, NULL);
-    nr_value_release(input);
-    if (status != NEMO_RELAY_STATUS_OK) {
+    if (status == NEMO_RELAY_STATUS_OK) {
+        state->call = call;
+    } else {
+        state->env = NULL; /* released with the failed call */
+        Py_CLEAR(state);
         nr_py_raise(&err);
-        return NULL;
     }
-    return callstate_new(call, a->func, a->kind);
+done:
+    nr_value_release(input);
+    return state;
 }
 
 /* Step 5 under the caller's chain. */
@@ -867,30 +854,30 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
     call_args a;
     if (call_args_parse(&a, kind, "execute_sync", args, nargs, kwnames, false) < 0)
         return NULL;
-    if (!nr_call_is_observed(kind)) {
-        PyObject *r = NULL;
-        if (nr_py_check_json(a.input) == 0 &&
-            (r = nr_py_invoke_sync(NULL, a.func, &a.input, 1)) != NULL && nr_py_check_json(r) < 0)
-            Py_CLEAR(r);
-        call_args_clear(&a);
-        return r;
-    }
     PyObject *result = NULL;
     nr_error err = NR_ERROR_INIT;
+    nr_value *input = NULL, *out = NULL;
+    CallStateObject *state = NULL;
+    if (!nr_call_is_observed(kind)) {
+        if (nr_py_check_json(a.input) == 0 &&
+            (result = nr_py_invoke_sync(NULL, a.func, &a.input, 1)) != NULL &&
+            nr_py_check_json(result) < 0)
+            Py_CLEAR(result);
+        goto done;
+    }
     /* Native code will print the args: nr_py_value_checked converts them
      * now, with the GIL; then the whole pipeline runs in one stretch without
      * it (SPEC D3). */
-    nr_value *input = nr_py_value_checked(a.input), *out = NULL;
+    input = nr_py_value_checked(a.input);
     nr_py_env *env = input != NULL ? nr_py_env_new(NULL, NULL) : NULL;
-    CallStateObject *state = env != NULL ? callstate_prepare(a.func, kind, env) : NULL;
+    state = env != NULL ? callstate_new(a.func, a.name, kind, env) : NULL;
     nr_call_spec spec;
     nr_py_frame f;
     if (state == NULL || call_spec_fill(&spec, &a, input, env) < 0 ||
         nr_py_frame_enter(st, &f) < 0) {
-        if (state == NULL || state->call == NULL) /* the env was never handed to a call */
-            nr_py_env_release(env);
         if (state != NULL)
             state->env = NULL;
+        nr_py_env_release(env); /* never handed to a call */
         goto done;
     }
     bool native = nr_registry_native_count() > 0;

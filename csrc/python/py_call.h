@@ -32,10 +32,11 @@ typedef struct nr_py_env {
 /* What the Python-side pieces of one managed call share. */
 typedef struct {
     PyObject_HEAD
-    nr_call *call;     /* strong */
-    PyObject *func;    /* the tool/LLM function */
+    nr_call *call;     /* strong; NULL until nr_call_begin succeeds */
+    PyObject *func;    /* strong: the tool/LLM function */
+    PyObject *name;    /* strong str: the call's name, as the caller gave it */
     nr_call_kind kind;
-    nr_py_env *env;    /* owned by the call */
+    nr_py_env *env;    /* borrowed: owned by the call (NULL if it never got one) */
 } CallStateObject;
 
 /* obj as a CallState, or NULL with TypeError. */

@@ -46,8 +46,13 @@ static PyObject *guard_copy(nr_value *v)
     return copy;
 }
 
+/* The call's name as str (new reference): the caller's own object when the
+ * call is managed from Python. */
 static PyObject *name_str(const nr_call_info *ci)
 {
+    nr_py_env *env = ci != NULL ? ci->env : NULL;
+    if (env != NULL && env->state != NULL)
+        return Py_NewRef(((CallStateObject *)env->state)->name);
     return PyUnicode_FromString(ci != NULL && ci->name != NULL ? ci->name : "");
 }
 
