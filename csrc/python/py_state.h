@@ -47,6 +47,9 @@ typedef struct nr_py_state {
     /* nemo_relay._bridge.run_on_loop and .resolve (py_worker.c) */
     PyObject *run_on_loop, *resolve;
 
+    /* nemo_relay.llm._native_next, looked up on first use (py_stream.c) */
+    PyObject *native_next;
+
     /* the current scope chain of a Python context: a ScopeHandle, or None */
     PyObject *scope_var;
 
@@ -74,11 +77,11 @@ typedef struct nr_py_state {
     X(ScopeEvent_Type) X(MarkEvent_Type) X(LLMRequest_Type) X(CallState_Type) X(Next_Type)  \
     X(ChainStep_Type) X(ExecuteCall_Type) X(PluginContext_Type) X(Activation_Type)          \
     X(StreamHandle_Type) X(get_running_loop) X(iscoroutinefunction) X(run_on_loop)          \
-    X(resolve) X(scope_var) X(RelayError) X(GuardrailRejected) X(ScopeError) X(NotOnTop)    \
-    X(ScopeNotFound) X(AlreadyExists) X(NotFoundError) X(PluginError) X(InvalidConfig)      \
-    X(RegistrationFailed) X(PluginLoadError) X(ScopeType) X(ScopeAttributes)                \
-    X(ToolAttributes) X(LLMAttributes) X(epoch_utc) X(str_value) X(str_headers)             \
-    X(str_content)
+    X(resolve) X(native_next) X(scope_var) X(RelayError) X(GuardrailRejected)               \
+    X(ScopeError) X(NotOnTop) X(ScopeNotFound) X(AlreadyExists) X(NotFoundError)            \
+    X(PluginError) X(InvalidConfig) X(RegistrationFailed) X(PluginLoadError) X(ScopeType)   \
+    X(ScopeAttributes) X(ToolAttributes) X(LLMAttributes) X(epoch_utc) X(str_value)         \
+    X(str_headers) X(str_content)
 
 /* The state of the live module (NULL before import / after teardown). */
 nr_py_state *nr_py_get_state(void);
