@@ -107,16 +107,16 @@ PyObject *nr_py_call_input(nr_call_kind kind, nr_value *in)
 
 typedef struct {
     PyObject_HEAD
-    CallStateObject *state;
-    size_t index; /* first chain entry still to run */
+    CallStateObject *state; /* strong */
+    size_t index;           /* first chain entry still to run */
 } NextObject;
 
 typedef struct {
     nr_py_coro base;
-    CallStateObject *state;
-    size_t index;
-    PyObject *input;
-    int native; /* awaiting a native segment, whose result is JSON already */
+    CallStateObject *state; /* strong */
+    size_t index;           /* the chain entry this step runs */
+    PyObject *input;        /* strong: what that entry receives */
+    int native;             /* awaiting a native segment, whose result is JSON already */
 } ChainStepObject;
 
 static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input);
@@ -168,6 +168,7 @@ static PyType_Spec next_spec = {
     "nemo_relay._Next", sizeof(NextObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, next_slots};
 
+/* A new `next` (new reference); takes its own reference to state. */
 static PyObject *next_new(CallStateObject *state, size_t index)
 {
     NextObject *n = PyObject_GC_New(NextObject, nr_py_get_state()->Next_Type);
@@ -323,7 +324,7 @@ done:
 }
 
 /* The Python callable behind a chain entry, if the entry is Python. */
-static PyObject *python_entry(const nr_callback *cb)
+static PyObject *python_entry(const nr_callback *cb) /* borrowed, or NULL */
 {
     return cb->fn.execution == nr_py_exec_trampoline ? ((nr_py_cb *)cb->user_data)->callable
                                                       : NULL;
@@ -335,11 +336,12 @@ typedef struct exec_job {
     nr_py_job base;
     CallStateObject *state; /* strong */
     size_t index;
-    nr_value *input;
-    PyObject *loop, *future;
+    nr_value *input;        /* strong */
+    PyObject *loop, *future; /* strong */
     nr_scope *visible;      /* strong: the caller's chain */
 } exec_job;
 
+/* Runs on a worker; owns the job and frees it with every reference it holds. */
 static void exec_job_run(nr_py_job *j)
 {
     exec_job *job = (exec_job *)j;
@@ -378,7 +380,8 @@ PyObject *nr_py_caller_loop(CallStateObject *state)
 }
 
 /* Runs the chain from `index` (a native intercept) on a worker; returns the
- * asyncio future of its result. */
+ * asyncio future of its result (new reference).  state and input are
+ * borrowed; the job takes references of its own. */
 static PyObject *submit_native_segment(CallStateObject *state, size_t index, PyObject *input)
 {
     nr_py_state *st = nr_py_get_state();
@@ -498,6 +501,8 @@ static void chainstep_clear(nr_py_coro *base)
 static const nr_py_coro_ops chainstep_ops = {chainstep_start, chainstep_resume, chainstep_abandon,
                                              chainstep_traverse, chainstep_clear};
 
+/* A new ChainStep (new reference); takes its own references to state and
+ * input. */
 static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input)
 {
     ChainStepObject *s = (ChainStepObject *)nr_py_coro_alloc(nr_py_get_state()->ChainStep_Type,
@@ -516,9 +521,9 @@ static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *i
 
 typedef struct call_args {
     nr_call_kind kind;
-    PyObject *name;      /* str */
-    PyObject *input;     /* args, or an LLMRequest */
-    PyObject *func;
+    PyObject *name;      /* strong str */
+    PyObject *input;     /* strong: args, or an LLMRequest */
+    PyObject *func;      /* strong */
     nr_scope *parent;    /* strong, or NULL */
     uint32_t attributes;
     nr_value *data;      /* strong or NULL */
@@ -642,7 +647,8 @@ done:
     return state;
 }
 
-/* Step 5 under the caller's chain. */
+/* Step 5 under the caller's chain.  result is borrowed (a value of its own
+ * is made); a pending exception is kept. */
 static void end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status status,
                           PyObject *result, const char *description)
 {

@@ -65,7 +65,8 @@ NemoRelayStatus nr_py_exec_trampoline(void *ud, const nr_call_info *ci, nr_value
 PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const *args,
                             size_t nargs);
 
-/* Python input for a chain of this kind: the args object, or an LLMRequest. */
+/* Python input for a chain of this kind: the args object, or an LLMRequest.
+ * New reference, or NULL with an exception; `in` is borrowed. */
 PyObject *nr_py_call_input(nr_call_kind kind, nr_value *in);
 
 /* The trampoline for Python stream execution intercepts. */

@@ -19,7 +19,9 @@
 #include <string.h>
 
 /* Calls cb with args on behalf of the runtime; on failure captures the
- * exception into err and returns NULL. */
+ * exception into err and returns NULL.  Steals every args[i] (NULL ones, a
+ * failed conversion with its exception set, make the call fail); returns a
+ * new reference. */
 static PyObject *call_py(nr_py_cb *cb, const nr_call_info *ci, PyObject **args, size_t nargs,
                          nr_error *err)
 {
@@ -36,6 +38,7 @@ static PyObject *call_py(nr_py_cb *cb, const nr_call_info *ci, PyObject **args, 
     return r;
 }
 
+/* A guardrail's private copy of v (new reference; v borrowed). */
 static PyObject *guard_copy(nr_value *v)
 {
     PyObject *obj = nr_py_value_to_py(v);
@@ -56,6 +59,8 @@ static PyObject *name_str(const nr_call_info *ci)
     return PyUnicode_FromString(ci != NULL && ci->name != NULL ? ci->name : "");
 }
 
+/* A callback's result r as *out (new value): an LLMRequest, or checked JSON.
+ * Steals r; NULL r means call_py already captured the failure into err. */
 static NemoRelayStatus finish_value(PyObject *r, bool llm_request, nr_value **out, nr_error *err)
 {
     if (r == NULL)
@@ -116,6 +121,9 @@ static NemoRelayStatus llm_sanitize_response_tr(void *ud, const nr_call_info *ci
     return st;
 }
 
+/* A conditional guardrail's result r: None allows, a str rejects
+ * (*out_reason, malloc'd, owned by the caller).  Steals r; NULL r means
+ * call_py already captured the failure into err. */
 static NemoRelayStatus reason_of(PyObject *r, char **out_reason, nr_error *err)
 {
     if (r == NULL)
