@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import shutil
 import stat
 import threading
@@ -362,6 +363,19 @@ def test_plugins_toml_specs(plugin_dir, fixture_library):
         plugin.load_dynamic_plugin_activation_specs(toml)
     with pytest.raises(FileNotFoundError):
         plugin.load_dynamic_plugin_activation_specs(plugin_dir / "missing.toml")
+
+
+async def test_duplicate_dynamic_plugin_ids_are_refused(plugin_dir, fixture_library):
+    spec = plugin.DynamicPluginActivationSpec(FIXTURE, "rust_dynamic", str(plugin_dir / "p"))
+    with pytest.raises(ValueError, match=f"^duplicate dynamic plugin ids: {FIXTURE}$"):
+        await plugin.initialize_with_dynamic_plugins(None, [spec, spec])
+    (plugin_dir / "p").mkdir(mode=0o755)
+    write_manifest(plugin_dir / "p", FIXTURE, str(fixture_library), ENTRY)
+    toml = plugin_dir / "plugins.toml"
+    toml.write_text('[[plugins.dynamic]]\nmanifest = "p"\n[[plugins.dynamic]]\nmanifest = "p"\n')
+    with pytest.raises(ValueError, match="^" + re.escape(f"{toml}: duplicate dynamic plugin ids: {FIXTURE}") + "$"):
+        plugin.load_dynamic_plugin_activation_specs(toml)
+    assert plugin.list_kinds() == []
 
 
 async def test_python_stream_intercept_inside_a_native_one(host, events):

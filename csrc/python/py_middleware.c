@@ -242,18 +242,6 @@ static int parse_kind(PyObject *obj, nr_mw_kind *kind)
     return 0;
 }
 
-static int parse_scope(PyObject *obj, const nr_uuid **uuid)
-{
-    *uuid = NULL;
-    if (obj == Py_None)
-        return 0;
-    nr_scope *node = nr_py_handle_node(obj, "scope_handle");
-    if (node == NULL)
-        return -1;
-    *uuid = &node->uuid;
-    return 0;
-}
-
 /* register(kind, scope_handle_or_None, name, priority, break_chain, callback) */
 static PyObject *py_register(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -263,7 +251,7 @@ static PyObject *py_register(PyObject *mod, PyObject *const *args, Py_ssize_t na
     }
     nr_mw_kind kind;
     const nr_uuid *scope;
-    if (parse_kind(args[0], &kind) < 0 || parse_scope(args[1], &scope) < 0)
+    if (parse_kind(args[0], &kind) < 0 || nr_py_opt_parent(args[1], "scope_handle", &scope) < 0)
         return NULL;
     int brk = PyObject_IsTrue(args[4]);
     if (brk < 0)
@@ -281,7 +269,7 @@ static PyObject *py_deregister(PyObject *mod, PyObject *const *args, Py_ssize_t 
     }
     nr_mw_kind kind;
     const nr_uuid *scope;
-    if (parse_kind(args[0], &kind) < 0 || parse_scope(args[1], &scope) < 0)
+    if (parse_kind(args[0], &kind) < 0 || nr_py_opt_parent(args[1], "scope_handle", &scope) < 0)
         return NULL;
     return nr_py_deregister(PyModule_GetState(mod), kind, scope, args[2]);
 }
@@ -417,7 +405,7 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
         PyErr_SetString(PyExc_TypeError, "name must be a str");
         return NULL;
     }
-    if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], &spec.parent) < 0 ||
+    if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], "handle", &spec.parent) < 0 ||
         nr_py_flags(v[3], &spec.attributes) < 0 || nr_py_opt_value(v[4], &data) < 0 ||
         nr_py_opt_value(v[5], &metadata) < 0 ||
         nr_py_opt_str(v[6], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &extra) < 0 ||

@@ -43,12 +43,12 @@ int nr_py_flags(PyObject *obj, uint32_t *out)
     return 0;
 }
 
-int nr_py_opt_parent(PyObject *obj, const nr_uuid **out)
+int nr_py_opt_parent(PyObject *obj, const char *what, const nr_uuid **out)
 {
     *out = NULL;
     if (obj == NULL || obj == Py_None)
         return 0;
-    nr_scope *node = nr_py_handle_node(obj, "handle");
+    nr_scope *node = nr_py_handle_node(obj, what);
     if (node == NULL)
         return -1;
     *out = &node->uuid;
@@ -78,7 +78,7 @@ static PyObject *scope_push(PyObject *mod, PyObject *const *args, Py_ssize_t nar
     if (type == -1 && PyErr_Occurred())
         return NULL;
     pa.type = (int32_t)(type < -1 ? -1 : type > 1000 ? 1000 : type);
-    if (nr_py_opt_parent(a[2], &pa.parent) < 0 || nr_py_flags(a[3], &pa.attributes) < 0 ||
+    if (nr_py_opt_parent(a[2], "handle", &pa.parent) < 0 || nr_py_flags(a[3], &pa.attributes) < 0 ||
         nr_py_opt_value(a[4], &data) < 0 || nr_py_opt_value(a[5], &metadata) < 0 ||
         nr_py_opt_value(a[6], &input) < 0 || nr_py_timestamp(a[7], &ts, &has_ts) < 0)
         goto done;
@@ -160,7 +160,7 @@ static PyObject *scope_event(PyObject *mod, PyObject *const *args, Py_ssize_t na
     bool has_ts;
     int64_t ts;
     PyObject *result = NULL;
-    if (nr_py_opt_str(a[0], "name", &name) < 0 || nr_py_opt_parent(a[1], &parent) < 0 ||
+    if (nr_py_opt_str(a[0], "name", &name) < 0 || nr_py_opt_parent(a[1], "handle", &parent) < 0 ||
         nr_py_opt_value(a[2], &data) < 0 || nr_py_opt_value(a[3], &metadata) < 0 ||
         nr_py_timestamp(a[4], &ts, &has_ts) < 0)
         goto done;
@@ -245,10 +245,10 @@ static PyObject *set_thread_scope_stack(PyObject *mod, PyObject *stack_obj)
 
 static int context_has_chain(nr_py_state *st)
 {
-    PyObject *v = NULL;
-    if (PyContextVar_Get(st->scope_var, NULL, &v) < 0)
+    PyObject *v;
+    if (nr_py_current_value(st, &v) < 0)
         return -1;
-    int has = v != NULL && v != Py_None;
+    int has = v != NULL;
     Py_XDECREF(v);
     return has;
 }
