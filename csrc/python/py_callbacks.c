@@ -34,16 +34,6 @@ void nr_py_cb_free(void *ud)
     free(cb);
 }
 
-/* A registration name as UTF-8 (borrowed from name), or NULL with TypeError. */
-static const char *name_arg(PyObject *name)
-{
-    if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
-        return NULL;
-    }
-    return PyUnicode_AsUTF8(name);
-}
-
 /* Guardrails and request intercepts run inside the runtime's synchronous
  * pipeline: their callbacks cannot be awaited. */
 static bool sync_only(nr_mw_kind kind)
@@ -65,8 +55,8 @@ int nr_py_callback_spec(nr_mw_kind kind, PyObject *name, PyObject *priority, boo
                         PyObject *callable, nr_callback_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
-    const char *cname = name_arg(name);
-    if (cname == NULL)
+    const char *cname;
+    if (nr_py_req_str(name, "name", &cname) < 0)
         return -1;
     long prio = 0;
     if (priority != NULL) {
@@ -148,8 +138,8 @@ PyObject *nr_py_register(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_
 PyObject *nr_py_deregister(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scope_uuid,
                            PyObject *name)
 {
-    const char *cname = name_arg(name);
-    if (cname == NULL)
+    const char *cname;
+    if (nr_py_req_str(name, "name", &cname) < 0)
         return NULL;
     bool found;
     if (scope_uuid == NULL) {

@@ -343,8 +343,8 @@ static PyObject *tool_request_intercepts(PyObject *mod, PyObject *const *args, P
         PyErr_SetString(PyExc_TypeError, "request_intercepts(name, args) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "name", &name) < 0 || name == NULL)
-        return name == NULL && !PyErr_Occurred() ? PyErr_Format(PyExc_TypeError, "name must be a str") : NULL;
+    if (nr_py_req_str(args[0], "name", &name) < 0)
+        return NULL;
     return run_request_intercepts(PyModule_GetState(mod), NR_CALL_TOOL, name, args[1]);
 }
 
@@ -355,8 +355,8 @@ static PyObject *llm_request_intercepts(PyObject *mod, PyObject *const *args, Py
         PyErr_SetString(PyExc_TypeError, "request_intercepts(name, request) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "name", &name) < 0 || name == NULL)
-        return name == NULL && !PyErr_Occurred() ? PyErr_Format(PyExc_TypeError, "name must be a str") : NULL;
+    if (nr_py_req_str(args[0], "name", &name) < 0)
+        return NULL;
     return run_request_intercepts(PyModule_GetState(mod), NR_CALL_LLM, name, args[1]);
 }
 
@@ -368,8 +368,8 @@ static PyObject *tool_conditional_execution(PyObject *mod, PyObject *const *args
         PyErr_SetString(PyExc_TypeError, "conditional_execution(name, args) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "name", &name) < 0 || name == NULL)
-        return name == NULL && !PyErr_Occurred() ? PyErr_Format(PyExc_TypeError, "name must be a str") : NULL;
+    if (nr_py_req_str(args[0], "name", &name) < 0)
+        return NULL;
     return run_conditionals(PyModule_GetState(mod), NR_CALL_TOOL, name, args[1]);
 }
 
@@ -399,12 +399,8 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
     bool has_ts;
     int64_t ts;
     PyObject *result = NULL;
-    if (nr_py_opt_str(v[0], "name", &spec.name) < 0)
+    if (nr_py_req_str(v[0], "name", &spec.name) < 0)
         return NULL;
-    if (spec.name == NULL) {
-        PyErr_SetString(PyExc_TypeError, "name must be a str");
-        return NULL;
-    }
     if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], "handle", &spec.parent) < 0 ||
         nr_py_flags(v[3], &spec.attributes) < 0 || nr_py_opt_value(v[4], &data) < 0 ||
         nr_py_opt_value(v[5], &metadata) < 0 ||

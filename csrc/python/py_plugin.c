@@ -399,11 +399,8 @@ static PyObject *plugin_register(PyObject *mod, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_TypeError, "register(plugin_kind, plugin)");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "plugin_kind", &kind) < 0 || kind == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "plugin_kind must be a str");
+    if (nr_py_req_str(args[0], "plugin_kind", &kind) < 0)
         return NULL;
-    }
     PyObject *reg = PyObject_GetAttrString(args[1], "register");
     if (reg == NULL || !PyCallable_Check(reg)) {
         Py_XDECREF(reg);
@@ -435,11 +432,8 @@ static PyObject *plugin_deregister(PyObject *mod, PyObject *kind)
 {
     (void)mod;
     const char *k;
-    if (nr_py_opt_str(kind, "plugin_kind", &k) < 0 || k == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "plugin_kind must be a str");
+    if (nr_py_req_str(kind, "plugin_kind", &k) < 0)
         return NULL;
-    }
     PyThreadState *ts = nr_py_native_begin();
     bool found = nr_plugin_deregister_kind(k);
     nr_py_native_end(ts);
@@ -504,16 +498,13 @@ static PyObject *check_manifest(PyObject *mod, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     const char *path, *json, *expected = NULL;
-    if (nr_py_opt_str(args[0], "path", &path) < 0 || nr_py_opt_str(args[1], "json", &json) < 0 ||
+    if (nr_py_req_str(args[0], "path", &path) < 0 || nr_py_opt_str(args[1], "json", &json) < 0 ||
         (nargs > 2 && nr_py_opt_str(args[2], "expected_id", &expected) < 0))
         return NULL;
     int trust = nargs > 3 ? PyObject_IsTrue(args[3]) : 0;
     int probe = nargs > 4 ? PyObject_IsTrue(args[4]) : 1;
-    if (path == NULL || trust < 0 || probe < 0) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "path must be a str");
+    if (trust < 0 || probe < 0)
         return NULL;
-    }
     nr_manifest m;
     memset(&m, 0, sizeof m);
     char *text = NULL, *library = NULL;

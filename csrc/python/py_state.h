@@ -125,6 +125,10 @@ int nr_py_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 /* Optional str argument: NULL/None -> *out NULL; else UTF-8 (borrowed). */
 int nr_py_opt_str(PyObject *obj, const char *what, const char **out);
 
+/* Required str argument: UTF-8 (borrowed from obj), or -1 with TypeError
+ * ("<what> must be a str, not <type>") for anything else, None included. */
+int nr_py_req_str(PyObject *obj, const char *what, const char **out);
+
 /* ---- handles (py_handles.c) ---- */
 
 /* A handle object for node: the cached wrapper if one is alive, else a new
