@@ -42,8 +42,9 @@ static cJSON *int_to_cjson(PyObject *obj)
         return NULL;
     if (!overflow && v > -EXACT_INT_LIMIT && v < EXACT_INT_LIMIT)
         return cJSON_CreateNumber((double)v);
-    /* beyond 2**53: keep every digit as a raw JSON number */
-    PyObject *text = PyObject_Str(obj);
+    /* beyond 2**53: keep every digit as a raw JSON number (int's own repr:
+     * a subclass's __str__ could put anything into the JSON text) */
+    PyObject *text = PyLong_Type.tp_repr(obj);
     if (text == NULL)
         return NULL;
     cJSON *j = cJSON_CreateRaw(PyUnicode_AsUTF8(text));
