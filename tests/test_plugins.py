@@ -340,6 +340,30 @@ print("ok")
     assert proc.stdout.strip() == "ok"
 
 
+def test_validate_during_an_initialize_on_another_thread_does_not_deadlock():
+    proc = _run_script(_SLOW_PLUGIN + """
+results = []
+
+def a():
+    asyncio.run(plugin.initialize(config))
+
+def b():
+    time.sleep(0.1)  # A is inside register by now
+    results.append(plugin.validate(config))
+
+ta = threading.Thread(target=a, daemon=True)
+tb = threading.Thread(target=b, daemon=True)
+ta.start(); tb.start()
+ta.join(20); tb.join(20)
+assert not ta.is_alive() and not tb.is_alive(), "deadlock"
+assert results == [{"diagnostics": []}], results
+plugin.clear()
+print("ok")
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
 def test_interpreter_exit_waits_for_an_initialize_on_a_daemon_thread():
     proc = _run_script(_SLOW_PLUGIN + """
 threading.Thread(target=lambda: asyncio.run(plugin.initialize(config)), daemon=True).start()

@@ -57,9 +57,11 @@ static PyObject *plugin_validate(PyObject *mod, PyObject *config)
         return NULL;
     cJSON *report = NULL;
     nr_error err = NR_ERROR_INIT;
-    PyThreadState *ts = nr_py_native_begin();
+    /* Always without the GIL: see plugin_initialize (the runtime may make a
+     * validation wait for a configuration change). */
+    PyThreadState *ts = PyEval_SaveThread();
     NemoRelayStatus st = nr_plugin_validate(doc, &report, &err);
-    nr_py_native_end(ts);
+    PyEval_RestoreThread(ts);
     cJSON_Delete(doc);
     return st == NEMO_RELAY_STATUS_OK ? take_json_obj(report) : nr_py_raise(&err);
 }
@@ -86,7 +88,8 @@ static PyObject *plugin_initialize(PyObject *mod, PyObject *const *args, Py_ssiz
         return NULL;
     }
     /* Always without the GIL: the change may wait for another thread's, which
-     * needs the GIL to run a Python plugin's validate/register. */
+     * needs the GIL to run a Python plugin's validate/register (and the same
+     * for clear, validate and the atexit shutdown). */
     PyThreadState *ts = PyEval_SaveThread();
     NemoRelayStatus status = nr_plugin_initialize(doc, lease, &report, &err);
     PyEval_RestoreThread(ts);
