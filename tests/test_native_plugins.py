@@ -138,6 +138,22 @@ async def test_managed_llm_call(host, events):
     assert end.annotated_response is None
 
 
+async def test_non_json_values_are_rejected_when_native_middleware_reads_them(host):
+    # with native middleware the binding converts payloads at once (the
+    # conversion doubles as the JSON check): the errors are the usual ones
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        tools.execute_sync("t", {"x": object()}, lambda a: a)
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        tools.execute_sync("t", {}, lambda a: object())
+    with pytest.raises(ValueError, match="Failed to convert to JSON: str is not valid UTF-8"):
+        tools.execute_sync("t", {}, lambda a: {"s": "\udc80"})
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        await tools.execute("t", {"x": object()}, lambda a: a)
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        await tools.execute("t", {}, lambda a: object())
+    assert tools.execute_sync("t", {"a": [1, 2]}, lambda a: {"got": a["a"]})["got"] == [1, 2]
+
+
 async def test_stream_through_a_native_stream_intercept(host, events):
     async def chunks(req):
         yield {"stream_chunk": 1, "request": req.content}
@@ -410,19 +426,3 @@ async def test_python_stream_intercept_inside_a_native_one(host, events):
     assert got[0]["content"] == {"p": 1, "native_plugin_llm_request_intercept": True,
                                  "native_plugin_llm_stream_execution_request": True, "inner": True}
     assert len(seen) == 2
-
-
-async def test_non_json_values_are_rejected_when_native_middleware_reads_them(host):
-    # with native middleware the binding converts payloads at once (the
-    # conversion doubles as the JSON check): the errors are the usual ones
-    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
-        tools.execute_sync("t", {"x": object()}, lambda a: a)
-    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
-        tools.execute_sync("t", {}, lambda a: object())
-    with pytest.raises(ValueError, match="Failed to convert to JSON: str is not valid UTF-8"):
-        tools.execute_sync("t", {}, lambda a: {"s": "\udc80"})
-    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
-        await tools.execute("t", {"x": object()}, lambda a: a)
-    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
-        await tools.execute("t", {}, lambda a: object())
-    assert tools.execute_sync("t", {"a": [1, 2]}, lambda a: {"got": a["a"]})["got"] == [1, 2]
