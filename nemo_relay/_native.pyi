@@ -270,6 +270,21 @@ def scope_deregister_subscriber(scope_handle: ScopeHandle, name: str, /) -> bool
 
 # ---- middleware registries ---------------------------------------------------------
 
+#: Middleware kinds as the native registry numbers them (the `kind` of _register).
+MW_SUBSCRIBER: Final[int]
+MW_TOOL_SANITIZE_REQUEST: Final[int]
+MW_TOOL_SANITIZE_RESPONSE: Final[int]
+MW_TOOL_CONDITIONAL: Final[int]
+MW_TOOL_REQUEST_INTERCEPT: Final[int]
+MW_TOOL_EXECUTION: Final[int]
+MW_LLM_SANITIZE_REQUEST: Final[int]
+MW_LLM_SANITIZE_RESPONSE: Final[int]
+MW_LLM_CONDITIONAL: Final[int]
+MW_LLM_REQUEST_INTERCEPT: Final[int]
+MW_LLM_EXECUTION: Final[int]
+MW_LLM_STREAM_EXECUTION: Final[int]
+
+
 def _register(
     kind: int,
     scope_handle: ScopeHandle | None,

@@ -1,29 +1,13 @@
-"""Shared registration helpers for guardrails, intercepts and scope_local."""
+"""Shared registration entry points for guardrails, intercepts and scope_local.
+
+The binding checks the arguments (the same checks as a plugin's
+``PluginContext``): name a str, priority a 32-bit int, a callable, and a
+regular (not async) function for guardrails and request intercepts.
+"""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable
+from ._native import _deregister as deregister
+from ._native import _register as register
 
-from . import _kinds, _native
-from ._native import ScopeHandle
-
-
-def register(
-    kind: int,
-    scope_handle: ScopeHandle | None,
-    name: str,
-    priority: int,
-    break_chain: bool,
-    callback: Callable[..., Any],
-) -> None:
-    if kind in _kinds.SYNC_ONLY and inspect.iscoroutinefunction(callback):
-        raise TypeError(
-            f"{name!r}: guardrails and request intercepts are synchronous; "
-            "pass a regular function, not an async one"
-        )
-    _native._register(kind, scope_handle, name, priority, break_chain, callback)
-
-
-def deregister(kind: int, scope_handle: ScopeHandle | None, name: str) -> bool:
-    return _native._deregister(kind, scope_handle, name)
+__all__ = ["register", "deregister"]

@@ -87,15 +87,24 @@ async def _open_native(state: _native._CallState, index: int, request: LLMReques
     return _NativeStream(await _native._open_stream_from(state, index, request))
 
 
-def _native_next(state: _native._CallState, index: int) -> Callable[[LLMRequest], Awaitable[AsyncIterator[Json]]]:
-    """The `next` a Python stream intercept gets when a native one calls it."""
+_Next = Callable[[LLMRequest], Awaitable[AsyncIterator[Json]]]
+
+
+def _next(open_rest: _Next) -> _Next:
+    """The `next` a Python stream intercept gets: checks its argument, then
+    opens the rest of the chain with `open_rest`."""
 
     def next_(req: LLMRequest) -> Awaitable[AsyncIterator[Json]]:
         if not isinstance(req, LLMRequest):
             raise TypeError(f"next() expects an LLMRequest, not {type(req).__name__}")
-        return _open_native(state, index, req)
+        return open_rest(req)
 
     return next_
+
+
+def _native_next(state: _native._CallState, index: int) -> _Next:
+    """The `next` of a Python stream intercept a native one calls."""
+    return _next(lambda req: _open_native(state, index, req))
 
 
 async def _open(
@@ -113,11 +122,7 @@ async def _open(
         # a native intercept: the rest of the chain runs in C, on a worker
         return await _open_native(state, index, request)
 
-    def next_(req: LLMRequest) -> Awaitable[AsyncIterator[Json]]:
-        if not isinstance(req, LLMRequest):
-            raise TypeError(f"next() expects an LLMRequest, not {type(req).__name__}")
-        return _open(state, entries, index + 1, req, func)
-
+    next_ = _next(lambda req: _open(state, entries, index + 1, req, func))
     return await _as_async_iterator(intercept(request, next_), "a stream execution intercept")
 
 

@@ -379,11 +379,15 @@ def _check_dynamic_specs(specs: Sequence[DynamicPluginActivationSpec | dict[str,
         out.append(spec)
     if not out:
         raise ValueError("initialize_with_dynamic_plugins needs at least one dynamic plugin")
-    ids = [s.plugin_id for s in out]
+    _check_unique_ids(out, "")
+    return out
+
+
+def _check_unique_ids(specs: Sequence[DynamicPluginActivationSpec], where: str) -> None:
+    ids = [s.plugin_id for s in specs]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
-        raise ValueError(f"duplicate dynamic plugin ids: {', '.join(dup)}")
-    return out
+        raise ValueError(f"{where}duplicate dynamic plugin ids: {', '.join(dup)}")
 
 
 async def initialize_with_dynamic_plugins(
@@ -425,8 +429,6 @@ def load_dynamic_plugin_activation_specs(plugins_toml: str | os.PathLike[str]) -
     try:
         with open(path, "rb") as f:
             doc = tomllib.load(f)
-    except FileNotFoundError:
-        raise
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"invalid plugins.toml {path}: {exc}") from None
     records = doc.get("plugins", {}).get("dynamic", [])
@@ -450,8 +452,5 @@ def load_dynamic_plugin_activation_specs(plugins_toml: str | os.PathLike[str]) -
         specs.append(DynamicPluginActivationSpec(plugin_id=plugin.get("id", "").strip(),
                                                  kind=plugin.get("kind", ""),
                                                  manifest_ref=str(manifest), config=config))
-    ids = [s.plugin_id for s in specs]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise ValueError(f"{path}: duplicate dynamic plugin ids: {', '.join(dup)}")
+    _check_unique_ids(specs, f"{path}: ")
     return specs

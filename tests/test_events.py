@@ -138,6 +138,19 @@ def test_json_values_round_trip(events, value):
     assert json.loads(mark.to_json())["data"] == value
 
 
+def test_big_int_subclass_is_written_as_its_digits(events):
+    class Sneaky(int):
+        def __str__(self):
+            return '1, "injected": 2'
+
+        __repr__ = __str__
+
+    scope.event("v", data={"n": Sneaky(2**60)})
+    mark = events.one("v")
+    assert mark.data == {"n": 2**60}
+    assert json.loads(mark.to_json())["data"] == {"n": 2**60}
+
+
 def test_every_scope_type_is_recorded_by_name(events):
     for t in ScopeType:
         scope.pop(scope.push(t.name, t))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import shutil
 import stat
 import threading
@@ -135,6 +136,22 @@ async def test_managed_llm_call(host, events):
     assert start.data["content"]["native_plugin_llm_request_intercept"] is True
     assert end.data["native_plugin_llm_sanitize_response"] is True
     assert end.annotated_response is None
+
+
+async def test_non_json_values_are_rejected_when_native_middleware_reads_them(host):
+    # with native middleware the binding converts payloads at once (the
+    # conversion doubles as the JSON check): the errors are the usual ones
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        tools.execute_sync("t", {"x": object()}, lambda a: a)
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        tools.execute_sync("t", {}, lambda a: object())
+    with pytest.raises(ValueError, match="Failed to convert to JSON: str is not valid UTF-8"):
+        tools.execute_sync("t", {}, lambda a: {"s": "\udc80"})
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        await tools.execute("t", {"x": object()}, lambda a: a)
+    with pytest.raises(ValueError, match="Failed to convert to JSON: unsupported type 'object'"):
+        await tools.execute("t", {}, lambda a: object())
+    assert tools.execute_sync("t", {"a": [1, 2]}, lambda a: {"got": a["a"]})["got"] == [1, 2]
 
 
 async def test_stream_through_a_native_stream_intercept(host, events):
@@ -372,6 +389,19 @@ def test_plugins_toml_specs(plugin_dir, fixture_library):
         plugin.load_dynamic_plugin_activation_specs(toml)
     with pytest.raises(FileNotFoundError):
         plugin.load_dynamic_plugin_activation_specs(plugin_dir / "missing.toml")
+
+
+async def test_duplicate_dynamic_plugin_ids_are_refused(plugin_dir, fixture_library):
+    spec = plugin.DynamicPluginActivationSpec(FIXTURE, "rust_dynamic", str(plugin_dir / "p"))
+    with pytest.raises(ValueError, match=f"^duplicate dynamic plugin ids: {FIXTURE}$"):
+        await plugin.initialize_with_dynamic_plugins(None, [spec, spec])
+    (plugin_dir / "p").mkdir(mode=0o755)
+    write_manifest(plugin_dir / "p", FIXTURE, str(fixture_library), ENTRY)
+    toml = plugin_dir / "plugins.toml"
+    toml.write_text('[[plugins.dynamic]]\nmanifest = "p"\n[[plugins.dynamic]]\nmanifest = "p"\n')
+    with pytest.raises(ValueError, match="^" + re.escape(f"{toml}: duplicate dynamic plugin ids: {FIXTURE}") + "$"):
+        plugin.load_dynamic_plugin_activation_specs(toml)
+    assert plugin.list_kinds() == []
 
 
 async def test_python_stream_intercept_inside_a_native_one(host, events):

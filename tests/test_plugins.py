@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from nemo_relay import errors, guardrails, plugin, tools
@@ -148,6 +151,16 @@ async def test_broken_validate_becomes_a_diagnostic(kinds):
     assert "KeyError" in report["diagnostics"][0]["message"]
 
 
+async def test_unencodable_register_error_text_is_escaped(kinds):
+    class Bad:
+        def register(self, config, ctx):
+            raise ValueError("\udc80")  # str(exc) is not valid UTF-8
+
+    kinds("bad", Bad())
+    with pytest.raises(errors.RegistrationFailed, match=r"raised ValueError: \\udc80"):
+        await plugin.initialize({"components": [{"kind": "bad"}]})
+
+
 async def test_plugin_context_manager(kinds):
     kinds("ctx", Recording("ctx"))
     async with plugin.plugin({"components": [{"kind": "ctx"}]}) as report:
@@ -182,6 +195,74 @@ async def test_plugin_context_registers_every_kind(kinds):
     plugin.clear()
 
 
+async def test_plugin_context_checks_registrations_like_the_global_functions(kinds):
+    async def async_guard(name, args):
+        return args
+
+    seen = {}
+
+    class Checked:
+        def register(self, config, ctx):
+            for key, call in {
+                "async guardrail": lambda: ctx.register_tool_sanitize_request_guardrail("y", 0, async_guard),
+                "async llm guardrail": lambda: ctx.register_llm_conditional_execution_guardrail("y", 0, async_guard),
+                "async request intercept": lambda: ctx.register_tool_request_intercept("y", 0, False, async_guard),
+                "priority type": lambda: ctx.register_tool_execution_intercept("y", "high", lambda *a: None),
+                "priority range": lambda: ctx.register_tool_execution_intercept("y", 2**31, lambda *a: None),
+                "name": lambda: ctx.register_subscriber(7, lambda e: None),
+                "callable": lambda: ctx.register_subscriber("y", "not callable"),
+            }.items():
+                try:
+                    call()
+                except (TypeError, ValueError) as exc:
+                    seen[key] = exc
+            # an async execution intercept is fine (it is awaited)
+            ctx.register_tool_execution_intercept("async-ok", 0, async_guard)
+
+    with pytest.raises(TypeError) as glob:
+        guardrails.register_tool_sanitize_request("y", 0, async_guard)
+    kinds("checked", Checked())
+    await plugin.initialize({"components": [{"kind": "checked"}]})
+    plugin.clear()
+    assert sorted(seen) == sorted(["async guardrail", "async llm guardrail", "async request intercept",
+                                   "priority type", "priority range", "name", "callable"])
+    for key in ("async guardrail", "async llm guardrail", "async request intercept"):
+        assert type(seen[key]) is TypeError
+        assert str(seen[key]) == str(glob.value), key
+    assert type(seen["priority type"]) is TypeError and "priority must be an int, not str" in str(seen["priority type"])
+    assert type(seen["priority range"]) is ValueError and "32-bit" in str(seen["priority range"])
+    assert type(seen["name"]) is TypeError and "name must be a str" in str(seen["name"])
+    assert type(seen["callable"]) is TypeError and "must be callable" in str(seen["callable"])
+
+
+def test_kind_numbers_come_from_the_native_registry():
+    from nemo_relay import _kinds, _native
+
+    names = {
+        "SUBSCRIBER": "subscriber",
+        "TOOL_SANITIZE_REQUEST": "tool sanitize-request guardrail",
+        "TOOL_SANITIZE_RESPONSE": "tool sanitize-response guardrail",
+        "TOOL_CONDITIONAL": "tool conditional-execution guardrail",
+        "TOOL_REQUEST_INTERCEPT": "tool request intercept",
+        "TOOL_EXECUTION": "tool execution intercept",
+        "LLM_SANITIZE_REQUEST": "LLM sanitize-request guardrail",
+        "LLM_SANITIZE_RESPONSE": "LLM sanitize-response guardrail",
+        "LLM_CONDITIONAL": "LLM conditional-execution guardrail",
+        "LLM_REQUEST_INTERCEPT": "LLM request intercept",
+        "LLM_EXECUTION": "LLM execution intercept",
+        "LLM_STREAM_EXECUTION": "LLM stream execution intercept",
+    }
+    assert sorted(_kinds.__all__) == sorted(names)
+    for attr, described in names.items():
+        kind = getattr(_kinds, attr)
+        assert kind == getattr(_native, "MW_" + attr)
+        _native._register(kind, None, "kind-probe", 0, False, lambda *a: None)
+        try:
+            assert [r["kind"] for r in _native._registrations() if r["name"] == "kind-probe"] == [described]
+        finally:
+            assert _native._deregister(kind, None, "kind-probe")
+
+
 def test_register_errors(kinds):
     kinds("dup", Recording())
     with pytest.raises(errors.AlreadyExists, match="plugin 'dup' is already registered"):
@@ -201,3 +282,93 @@ async def test_discovery_is_opt_in(kinds, tmp_path, monkeypatch):
     report = await plugin.initialize({"components": []}, discover=True)
     assert report["diagnostics"][0]["code"] == "plugin.configuration_inherited"
     assert tools.request_intercepts("t", {}) == {"found": True}
+
+
+# ---- configuration changes from several threads ---------------------------------------
+#
+# A change waits for one running on another thread; that one needs the GIL to
+# call its Python plugin, so the waiting thread must not hold it.  These run
+# in a subprocess: the bug they guard against hangs the interpreter.
+
+_SLOW_PLUGIN = """
+import asyncio, sys, threading, time
+from nemo_relay import _native, plugin
+
+class Slow:
+    def register(self, config, ctx):
+        time.sleep(0.15)  # releases the GIL
+        t = time.monotonic()
+        while time.monotonic() - t < 0.15:  # holds it, handing it over now and then
+            sum(range(1000))
+        ctx.register_tool_request_intercept("mark", 0, False, lambda name, args: args)
+
+plugin.register("slow", Slow())
+config = {"version": 1, "components": [{"kind": "slow", "enabled": True, "config": {}}]}
+"""
+
+
+def _run_script(source: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-P", "-c", source], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_clear_waits_for_an_initialize_on_another_thread_without_deadlock():
+    proc = _run_script(_SLOW_PLUGIN + """
+before = _native._registration_count()
+initialized = threading.Event()
+
+def a():
+    asyncio.run(plugin.initialize(config))
+    initialized.set()
+
+def b():
+    time.sleep(0.1)  # A is inside register by now
+    plugin.clear()
+
+ta = threading.Thread(target=a, daemon=True)
+tb = threading.Thread(target=b, daemon=True)
+ta.start(); tb.start()
+ta.join(20); tb.join(20)
+assert not ta.is_alive() and not tb.is_alive(), "deadlock"
+assert initialized.is_set()
+# the clear ran after the initialize: nothing is left
+assert plugin.report() is None
+assert _native._registration_count() == before, _native._registration_count()
+print("ok")
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_validate_during_an_initialize_on_another_thread_does_not_deadlock():
+    proc = _run_script(_SLOW_PLUGIN + """
+results = []
+
+def a():
+    asyncio.run(plugin.initialize(config))
+
+def b():
+    time.sleep(0.1)  # A is inside register by now
+    results.append(plugin.validate(config))
+
+ta = threading.Thread(target=a, daemon=True)
+tb = threading.Thread(target=b, daemon=True)
+ta.start(); tb.start()
+ta.join(20); tb.join(20)
+assert not ta.is_alive() and not tb.is_alive(), "deadlock"
+assert results == [{"diagnostics": []}], results
+plugin.clear()
+print("ok")
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_interpreter_exit_waits_for_an_initialize_on_a_daemon_thread():
+    proc = _run_script(_SLOW_PLUGIN + """
+threading.Thread(target=lambda: asyncio.run(plugin.initialize(config)), daemon=True).start()
+time.sleep(0.1)  # the thread is inside register; the atexit shutdown must wait for it
+print("exiting")
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "exiting"

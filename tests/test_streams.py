@@ -116,6 +116,22 @@ async def test_generator_error_records_an_error_end(events):
     assert end.metadata == {"otel.status_code": "ERROR", "otel.status_description": "stream dropped"}
 
 
+async def test_unencodable_error_text_keeps_the_callers_exception(events):
+    original = ValueError("\udc80")  # str(exc) is not valid UTF-8
+
+    async def failing(request):
+        yield {"ok": 1}
+        raise original
+
+    stream = await llm.stream_execute("s", LLMRequest({}, None), failing, lambda c: None, lambda: None)
+    with pytest.raises(ValueError) as info:
+        async for _ in stream:
+            pass
+    assert info.value is original
+    end = events.one("s", "end")
+    assert end.metadata == {"otel.status_code": "ERROR", "otel.status_description": "\\udc80"}
+
+
 async def test_stream_function_must_return_an_async_iterator(events):
     with pytest.raises(TypeError, match="async iterator"):
         await llm.stream_execute("s", LLMRequest({}, None), lambda r: [1, 2], lambda c: None, lambda: None)

@@ -70,6 +70,19 @@ def test_failing_subscriber_warns_and_does_not_break_anything(events):
     assert [e.scope_category for e in events.named("s")] == ["start", "end"]
 
 
+def test_failing_subscriber_with_unencodable_text_warns_escaped(events):
+    def bad(event):
+        raise ValueError("\udc80")  # str(exc) is not valid UTF-8
+
+    subscribers.register("bad", bad)
+    try:
+        with pytest.warns(RuntimeWarning, match=r"subscriber 'bad' raised ValueError: \\udc80"):
+            scope.event("hello")
+    finally:
+        subscribers.deregister("bad")
+    assert len(events.named("hello")) == 1
+
+
 def test_deregistering_inside_delivery():
     seen = []
 

@@ -66,6 +66,26 @@ async def test_function_exception_is_reraised_unchanged_with_error_end_event(eve
     assert end.data == {"fallback": 1}
 
 
+async def test_unencodable_error_text_is_escaped_in_the_end_event(events):
+    original = ValueError("\udc80")  # str(exc) is not valid UTF-8
+
+    def fn(args):
+        raise original
+
+    async def afn(args):
+        raise original
+
+    with pytest.raises(ValueError) as info:
+        await tools.execute("a", {}, afn)
+    assert info.value is original
+    with pytest.raises(ValueError) as info:
+        tools.execute_sync("s", {}, fn)
+    assert info.value is original
+    for name in ("a", "s"):
+        assert events.one(name, "end").metadata == {"otel.status_code": "ERROR",
+                                                    "otel.status_description": "\\udc80"}
+
+
 def test_execute_sync(events):
     assert tools.execute_sync("t", {"x": 1}, lambda a: {"y": a["x"] + 1}) == {"y": 2}
     assert events.one("t", "end").data == {"y": 2}
@@ -378,3 +398,33 @@ def test_manual_call_and_call_end(events, registered):
     assert start.uuid == end.uuid == h.uuid
     with pytest.raises(TypeError):
         tools.call_end(s, {})  # a scope handle is not a tool handle
+
+
+@pytest.mark.parametrize("observed", [False, True], ids=["unobserved", "observed"])
+async def test_name_is_a_required_str_everywhere(observed):
+    from nemo_relay import LLMRequest, llm, subscribers
+
+    if observed:
+        subscribers.register("names-observer", lambda e: None)
+    try:
+        request = LLMRequest({}, "x")
+        calls = {
+            "tools.execute_sync": lambda: tools.execute_sync(None, {}, lambda a: a),
+            "tools.execute": lambda: tools.execute(None, {}, lambda a: a),
+            "llm.execute_sync": lambda: llm.execute_sync(None, request, lambda r: {}),
+            "llm.execute": lambda: llm.execute(None, request, lambda r: {}),
+            "tools.call": lambda: tools.call(None, {}),
+            "tools.request_intercepts": lambda: tools.request_intercepts(None, {}),
+            "tools.conditional_execution": lambda: tools.conditional_execution(None, {}),
+            "scope.push": lambda: scope.push(None, ScopeType.Agent),
+            "scope.event": lambda: scope.event(None),
+        }
+        for what, call in calls.items():
+            with pytest.raises(TypeError, match="name must be a str, not NoneType"):
+                call()  # type: ignore[arg-type]
+                pytest.fail(what)
+        with pytest.raises(TypeError, match="name must be a str, not int"):
+            await llm.stream_execute(7, request, lambda r: None, lambda c: None, lambda: None)  # type: ignore[arg-type]
+    finally:
+        if observed:
+            assert subscribers.deregister("names-observer")

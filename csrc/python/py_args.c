@@ -53,15 +53,22 @@ int nr_py_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
     return 0;
 }
 
+int nr_py_req_str(PyObject *obj, const char *what, const char **out)
+{
+    *out = NULL;
+    if (obj == NULL || !PyUnicode_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what,
+                     obj != NULL ? Py_TYPE(obj)->tp_name : "nothing");
+        return -1;
+    }
+    *out = PyUnicode_AsUTF8(obj);
+    return *out == NULL ? -1 : 0;
+}
+
 int nr_py_opt_str(PyObject *obj, const char *what, const char **out)
 {
     *out = NULL;
     if (obj == NULL || obj == Py_None)
         return 0;
-    if (!PyUnicode_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    *out = PyUnicode_AsUTF8(obj);
-    return *out == NULL ? -1 : 0;
+    return nr_py_req_str(obj, what, out);
 }

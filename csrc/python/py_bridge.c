@@ -1,9 +1,7 @@
 /* py_bridge.c -- the ContextVar <-> C visibility bridge. */
 #include "py_bridge.h"
 
-/* The node of the ContextVar's value, or NULL if unset/None.  *value gets the
- * raw value (new reference or NULL). */
-static int current_value(nr_py_state *st, PyObject **value)
+int nr_py_current_value(nr_py_state *st, PyObject **value)
 {
     *value = NULL;
     if (PyContextVar_Get(st->scope_var, NULL, value) < 0)
@@ -36,7 +34,7 @@ PyObject *nr_py_visible_handle(void)
 PyObject *nr_py_current_handle(nr_py_state *st)
 {
     PyObject *value;
-    if (current_value(st, &value) < 0)
+    if (nr_py_current_value(st, &value) < 0)
         return NULL;
     if (value != NULL)
         return value;
@@ -127,13 +125,11 @@ PyObject *nr_py_call_bridged(nr_py_state *st, PyObject *callable, PyObject *cons
             goto done;
         }
     }
-    if (current_value(st, &old) < 0)
+    if (nr_py_current_value(st, &old) < 0)
         goto exit_context;
-    nr_scope *old_node = old != NULL ? ((nr_scope *)NULL) : NULL;
-    if (old != NULL)
-        old_node = nr_py_handle_node(old, "current scope");
+    nr_scope *old_node = old != NULL ? nr_py_handle_node(old, "current scope") : NULL;
     if (old_node == NULL)
-        PyErr_Clear();
+        PyErr_Clear(); /* not a handle: as if unset */
     bool switched = old_node != top;
     if (switched) {
         PyObject *h = nr_py_handle_for(top);

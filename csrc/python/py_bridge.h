@@ -32,6 +32,10 @@ typedef struct nr_py_frame {
     bool on_thread_stack;   /* no frame: the call works on the thread's bound stack */
 } nr_py_frame;
 
+/* The ContextVar's value as it is: *value gets a new reference, or NULL when
+ * unset or None.  -1 with an exception. */
+int nr_py_current_value(nr_py_state *st, PyObject **value);
+
 /* The context's current chain top as a handle (seeding the ContextVar if
  * unset).  New reference, or NULL with an exception set. */
 PyObject *nr_py_current_handle(nr_py_state *st);

@@ -47,6 +47,7 @@ static void callstate_dealloc(CallStateObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->func);
+    Py_CLEAR(self->name);
     if (self->env != NULL && self->env->state == (PyObject *)self)
         self->env->state = NULL;
     nr_call *c = self->call;
@@ -60,6 +61,7 @@ static int callstate_traverse(CallStateObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->func);
+    Py_VISIT(self->name);
     return 0;
 }
 
@@ -73,9 +75,12 @@ static PyType_Spec callstate_spec = {
     "nemo_relay._CallState", sizeof(CallStateObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, callstate_slots};
 
-/* A state whose call is filled in once nr_call_begin succeeds (the binding
- * does that without the GIL, so the object must exist before). */
-static CallStateObject *callstate_prepare(PyObject *func, nr_call_kind kind, nr_py_env *env)
+/* A new state (new reference; NULL with MemoryError) whose call is filled
+ * in once nr_call_begin succeeds: the binding may run that without the GIL,
+ * and the call's Python middleware finds the state through env meanwhile.
+ * env is borrowed (state->env, and env->state back to the state). */
+static CallStateObject *callstate_new(PyObject *func, PyObject *name, nr_call_kind kind,
+                                      nr_py_env *env)
 {
     nr_py_state *st = nr_py_get_state();
     CallStateObject *s = PyObject_GC_New(CallStateObject, st->CallState_Type);
@@ -83,28 +88,10 @@ static CallStateObject *callstate_prepare(PyObject *func, nr_call_kind kind, nr_
         return NULL;
     s->call = NULL;
     s->func = Py_NewRef(func);
+    s->name = Py_NewRef(name);
     s->kind = kind;
     s->env = env;
     env->state = (PyObject *)s;
-    PyObject_GC_Track(s);
-    return s;
-}
-
-/* Takes the call reference. */
-static CallStateObject *callstate_new(nr_call *call, PyObject *func, nr_call_kind kind)
-{
-    nr_py_state *st = nr_py_get_state();
-    CallStateObject *s = PyObject_GC_New(CallStateObject, st->CallState_Type);
-    if (s == NULL) {
-        nr_call_release(call);
-        return NULL;
-    }
-    s->call = call;
-    s->func = Py_NewRef(func);
-    s->kind = kind;
-    s->env = nr_call_info_of(call)->env;
-    if (s->env != NULL)
-        s->env->state = (PyObject *)s;
     PyObject_GC_Track(s);
     return s;
 }
@@ -116,27 +103,20 @@ PyObject *nr_py_call_input(nr_call_kind kind, nr_value *in)
     return nr_py_value_to_py(in);
 }
 
-/* A result a callback handed back for recording and return: must be JSON. */
-static nr_value *wrap_result(PyObject *r)
-{
-    if (nr_py_check_json(r) < 0)
-        return NULL;
-    return nr_py_value_wrap(r);
-}
-
 /* ---- Next and ChainStep: the onion driven from Python ------------------------------- */
 
 typedef struct {
     PyObject_HEAD
-    CallStateObject *state;
-    size_t index; /* first chain entry still to run */
+    CallStateObject *state; /* strong */
+    size_t index;           /* first chain entry still to run */
 } NextObject;
 
 typedef struct {
     nr_py_coro base;
-    CallStateObject *state;
-    size_t index;
-    PyObject *input;
+    CallStateObject *state; /* strong */
+    size_t index;           /* the chain entry this step runs */
+    PyObject *input;        /* strong: what that entry receives */
+    int native;             /* awaiting a native segment, whose result is JSON already */
 } ChainStepObject;
 
 static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input);
@@ -188,6 +168,7 @@ static PyType_Spec next_spec = {
     "nemo_relay._Next", sizeof(NextObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, next_slots};
 
+/* A new `next` (new reference); takes its own reference to state. */
 static PyObject *next_new(CallStateObject *state, size_t index)
 {
     NextObject *n = PyObject_GC_New(NextObject, nr_py_get_state()->Next_Type);
@@ -216,15 +197,9 @@ static NemoRelayStatus func_trampoline(void *ud, const nr_call_info *ci, nr_valu
     PyObject *arg = nr_py_call_input(state->kind, in);
     PyObject *r = arg != NULL ? nr_py_invoke_sync(state->env, state->func, &arg, 1) : NULL;
     Py_XDECREF(arg);
-    if (r != NULL && (*out = wrap_result(r)) == NULL)
-        Py_CLEAR(r);
-    /* native code will print it: convert it now, while this thread has the GIL */
-    if (r != NULL && nr_registry_native_count() > 0 && nr_value_json(*out, NULL) == NULL) {
-        nr_value_release(*out);
-        *out = NULL;
-        Py_CLEAR(r);
-    }
-    if (r == NULL)
+    if (r != NULL)
+        *out = nr_py_value_checked(r); /* must be JSON; converted now if native code reads it */
+    if (*out == NULL)
         st = nr_py_capture_exception(err, NULL);
     Py_XDECREF(r);
     PyGILState_Release(g);
@@ -332,15 +307,15 @@ NemoRelayStatus nr_py_exec_trampoline(void *ud, const nr_call_info *ci, nr_value
         st = nr_error_set(err, NR_E_INTERNAL, "execution intercept called outside a managed call");
         goto done;
     }
-    PyObject *args[3] = {PyUnicode_FromString(ci->name), nr_py_call_input(state->kind, in),
+    PyObject *args[3] = {Py_NewRef(state->name), nr_py_call_input(state->kind, in),
                          next_new(state, ci->position + 1)};
-    if (args[0] != NULL && args[1] != NULL && args[2] != NULL)
+    if (args[1] != NULL && args[2] != NULL)
         r = nr_py_invoke_sync(env, cb->callable, args, 3);
     for (int i = 0; i < 3; i++)
         Py_XDECREF(args[i]);
-    if (r != NULL && (*out = wrap_result(r)) == NULL)
-        Py_CLEAR(r);
-    if (r == NULL)
+    if (r != NULL)
+        *out = nr_py_value_checked(r); /* must be JSON; converted now if native code reads it */
+    if (*out == NULL)
         st = nr_py_capture_exception(err, NULL);
     Py_XDECREF(r);
 done:
@@ -349,7 +324,7 @@ done:
 }
 
 /* The Python callable behind a chain entry, if the entry is Python. */
-static PyObject *python_entry(const nr_callback *cb)
+static PyObject *python_entry(const nr_callback *cb) /* borrowed, or NULL */
 {
     return cb->fn.execution == nr_py_exec_trampoline ? ((nr_py_cb *)cb->user_data)->callable
                                                       : NULL;
@@ -361,11 +336,12 @@ typedef struct exec_job {
     nr_py_job base;
     CallStateObject *state; /* strong */
     size_t index;
-    nr_value *input;
-    PyObject *loop, *future;
+    nr_value *input;        /* strong */
+    PyObject *loop, *future; /* strong */
     nr_scope *visible;      /* strong: the caller's chain */
 } exec_job;
 
+/* Runs on a worker; owns the job and frees it with every reference it holds. */
 static void exec_job_run(nr_py_job *j)
 {
     exec_job *job = (exec_job *)j;
@@ -391,7 +367,7 @@ static void exec_job_run(nr_py_job *j)
 }
 
 /* The caller's loop, and its context captured for worker-side callbacks. */
-PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state)
+PyObject *nr_py_caller_loop(CallStateObject *state)
 {
     nr_py_env *env = state->env;
     if (env == NULL || env->loop == NULL) {
@@ -400,16 +376,16 @@ PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state)
     }
     if (env->context == NULL && (env->context = PyContext_CopyCurrent()) == NULL)
         return NULL;
-    (void)st;
     return env->loop;
 }
 
 /* Runs the chain from `index` (a native intercept) on a worker; returns the
- * asyncio future of its result. */
+ * asyncio future of its result (new reference).  state and input are
+ * borrowed; the job takes references of its own. */
 static PyObject *submit_native_segment(CallStateObject *state, size_t index, PyObject *input)
 {
     nr_py_state *st = nr_py_get_state();
-    PyObject *loop = nr_py_caller_loop(st, state);
+    PyObject *loop = nr_py_caller_loop(state);
     if (loop == NULL)
         return NULL;
     PyObject *h = nr_py_current_handle(st);
@@ -467,14 +443,14 @@ static int chainstep_start(nr_py_coro *base, PyObject **result)
             PyObject *future = submit_native_segment(state, self->index, self->input);
             if (future == NULL)
                 return -1;
+            self->native = 1;
             int rc = nr_py_coro_await(base, future);
             Py_DECREF(future);
             return rc;
         }
-        PyObject *args[3] = {PyUnicode_FromString(nr_call_info_of(state->call)->name),
-                             Py_NewRef(self->input), next_new(state, self->index + 1)};
-        r = (args[0] != NULL && args[2] != NULL) ? PyObject_Vectorcall(callable, args, 3, NULL)
-                                                 : NULL;
+        PyObject *args[3] = {Py_NewRef(state->name), Py_NewRef(self->input),
+                             next_new(state, self->index + 1)};
+        r = args[2] != NULL ? PyObject_Vectorcall(callable, args, 3, NULL) : NULL;
         for (int i = 0; i < 3; i++)
             Py_XDECREF(args[i]);
     }
@@ -495,8 +471,8 @@ static int chainstep_start(nr_py_coro *base, PyObject **result)
 
 static int chainstep_resume(nr_py_coro *base, PyObject *value, PyObject **result)
 {
-    (void)base;
-    if (value == NULL || nr_py_check_json(value) < 0)
+    ChainStepObject *self = (ChainStepObject *)base;
+    if (value == NULL || (!self->native && nr_py_check_json(value) < 0))
         return -1;
     *result = Py_NewRef(value);
     return 0;
@@ -525,6 +501,8 @@ static void chainstep_clear(nr_py_coro *base)
 static const nr_py_coro_ops chainstep_ops = {chainstep_start, chainstep_resume, chainstep_abandon,
                                              chainstep_traverse, chainstep_clear};
 
+/* A new ChainStep (new reference); takes its own references to state and
+ * input. */
 static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input)
 {
     ChainStepObject *s = (ChainStepObject *)nr_py_coro_alloc(nr_py_get_state()->ChainStep_Type,
@@ -534,6 +512,7 @@ static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *i
     s->state = (CallStateObject *)Py_NewRef(state);
     s->index = index;
     s->input = Py_NewRef(input);
+    s->native = 0;
     PyObject_GC_Track(s);
     return (PyObject *)s;
 }
@@ -542,9 +521,9 @@ static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *i
 
 typedef struct call_args {
     nr_call_kind kind;
-    PyObject *name;      /* str */
-    PyObject *input;     /* args, or an LLMRequest */
-    PyObject *func;
+    PyObject *name;      /* strong str */
+    PyObject *input;     /* strong: args, or an LLMRequest */
+    PyObject *func;      /* strong */
     nr_scope *parent;    /* strong, or NULL */
     uint32_t attributes;
     nr_value *data;      /* strong or NULL */
@@ -565,9 +544,12 @@ static void call_args_clear(call_args *a)
     a->data = a->metadata = NULL;
 }
 
-/* Parses (name, input, func, *, handle, attributes, data, metadata, extra). */
+/* Parses (name, input, func, *, handle, attributes, data, metadata, extra).
+ * check_input: check that a tool's args are JSON now (else the caller does,
+ * before anything uses them). */
 static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
-                           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+                           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                           bool check_input)
 {
     static const char *const tool_names[] = {"name",     "args",         "func",
                                              "handle",   "attributes",   "data",
@@ -582,20 +564,20 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
         return -1;
     const char *s;
     const nr_uuid *parent;
-    if (nr_py_opt_str(v[0], "name", &s) < 0)
+    if (nr_py_req_str(v[0], "name", &s) < 0)
         return -1;
     if (kind == NR_CALL_LLM && !nr_py_is_llm_request(v[1])) {
         PyErr_Format(PyExc_TypeError, "request must be an LLMRequest, not %.100s",
                      Py_TYPE(v[1])->tp_name);
         return -1;
     }
-    if (kind == NR_CALL_TOOL && nr_py_check_json(v[1]) < 0)
+    if (check_input && kind == NR_CALL_TOOL && nr_py_check_json(v[1]) < 0)
         return -1;
     if (!PyCallable_Check(v[2])) {
         PyErr_Format(PyExc_TypeError, "func must be callable, not %.100s", Py_TYPE(v[2])->tp_name);
         return -1;
     }
-    if (nr_py_opt_parent(v[3], &parent) < 0 || nr_py_flags(v[4], &a->attributes) < 0 ||
+    if (nr_py_opt_parent(v[3], "handle", &parent) < 0 || nr_py_flags(v[4], &a->attributes) < 0 ||
         nr_py_opt_value(v[5], &a->data) < 0 || nr_py_opt_value(v[6], &a->metadata) < 0 ||
         nr_py_opt_str(v[7], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &s) < 0) {
         call_args_clear(a);
@@ -630,25 +612,22 @@ static int call_spec_fill(nr_call_spec *spec, const call_args *a, nr_value *inpu
     return spec->name != NULL ? 0 : -1;
 }
 
-/* Steps 1-3 under the caller's chain.  Returns a CallState or NULL. */
+/* Steps 1-3 under the caller's chain.  Consumes env on every path (the call
+ * owns it once nr_call_begin ran, else it is released here).  Returns a new
+ * CallState, or NULL with an exception. */
 static CallStateObject *begin_call(nr_py_state *st, const call_args *a, nr_py_env *env)
 {
-    nr_value *input = nr_py_value_wrap(a->input);
-    if (input == NULL) {
-        nr_py_env_release(env);
-        return NULL;
-    }
+    CallStateObject *state = callstate_new(a->func, a->name, a->kind, env);
+    nr_value *input = state != NULL ? nr_py_value_wrap(a->input) : NULL;
     nr_call_spec spec;
-    if (call_spec_fill(&spec, a, input, env) < 0) {
-        nr_value_release(input);
-        nr_py_env_release(env);
-        return NULL;
-    }
     nr_py_frame f;
-    if (nr_py_frame_enter(st, &f) < 0) {
-        nr_value_release(input);
-        nr_py_env_release(env);
-        return NULL;
+    if (input == NULL || call_spec_fill(&spec, a, input, env) < 0 ||
+        nr_py_frame_enter(st, &f) < 0) {
+        if (state != NULL)
+            state->env = NULL;
+        nr_py_env_release(env); /* never handed to a call */
+        Py_CLEAR(state);
+        goto done;
     }
     nr_error err = NR_ERROR_INIT;
     nr_call *call = NULL;
@@ -656,15 +635,20 @@ static CallStateObject *begin_call(nr_py_state *st, const call_args *a, nr_py_en
     NemoRelayStatus status = nr_call_begin(&spec, &call, &err);
     nr_py_native_end(ts);
     nr_py_frame_exit(st, &f, NULL);
-    nr_value_release(input);
-    if (status != NEMO_RELAY_STATUS_OK) {
+    if (status == NEMO_RELAY_STATUS_OK) {
+        state->call = call;
+    } else {
+        state->env = NULL; /* released with the failed call */
+        Py_CLEAR(state);
         nr_py_raise(&err);
-        return NULL;
     }
-    return callstate_new(call, a->func, a->kind);
+done:
+    nr_value_release(input);
+    return state;
 }
 
-/* Step 5 under the caller's chain. */
+/* Step 5 under the caller's chain.  result is borrowed (a value of its own
+ * is made); a pending exception is kept. */
 static void end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status status,
                           PyObject *result, const char *description)
 {
@@ -684,15 +668,18 @@ static void end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status
     PyErr_Restore(type, exc, tb);
 }
 
-/* The end status for an exception: ERROR for an Exception, UNSET for other
- * BaseExceptions (cancellation, KeyboardInterrupt).  *desc gets str(exc). */
-static nr_end_status status_of(PyObject *exc, PyObject **desc)
+/* Step 5 for an exception (none pending): ERROR for an Exception, UNSET for
+ * other BaseExceptions (cancellation, KeyboardInterrupt), described by its
+ * text. */
+static void end_call_exc(nr_py_state *st, CallStateObject *state, PyObject *exc, PyObject *final)
 {
-    *desc = exc != NULL ? PyObject_Str(exc) : NULL;
-    if (*desc == NULL)
-        PyErr_Clear();
-    return (exc != NULL && PyObject_IsInstance(exc, PyExc_Exception) == 1) ? NR_END_ERROR
-                                                                           : NR_END_UNSET;
+    nr_end_status status =
+        exc != NULL && PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_Exception) ? NR_END_ERROR
+                                                                               : NR_END_UNSET;
+    PyObject *holder;
+    const char *text = nr_py_exc_text(exc, &holder);
+    end_call_with(st, state, status, final, text);
+    Py_XDECREF(holder);
 }
 
 /* Step 5 for an outcome: result, or (result NULL) the pending exception,
@@ -703,12 +690,10 @@ static void end_call(nr_py_state *st, CallStateObject *state, PyObject *result)
         end_call_with(st, state, NR_END_OK, result, NULL);
         return;
     }
-    PyObject *type, *exc, *tb, *desc;
+    PyObject *type, *exc, *tb;
     PyErr_Fetch(&type, &exc, &tb);
     PyErr_NormalizeException(&type, &exc, &tb);
-    nr_end_status status = status_of(exc, &desc);
-    end_call_with(st, state, status, NULL, desc != NULL ? PyUnicode_AsUTF8(desc) : NULL);
-    Py_XDECREF(desc);
+    end_call_exc(st, state, exc, NULL);
     PyErr_Restore(type, exc, tb);
 }
 
@@ -719,12 +704,13 @@ typedef struct {
     call_args args;
     CallStateObject *state; /* once begun */
     int direct;             /* unobserved: the function runs without the pipeline */
+    int chained;            /* awaiting a ChainStep, whose result is checked already */
 } ExecuteCallObject;
 
 static int execute_finish(ExecuteCallObject *self, PyObject *value, PyObject **result)
 {
     nr_py_state *st = nr_py_get_state();
-    if (value != NULL && nr_py_check_json(value) < 0)
+    if (value != NULL && !self->chained && nr_py_check_json(value) < 0)
         value = NULL;
     end_call(st, self->state, value);
     if (value == NULL)
@@ -774,10 +760,11 @@ static int execute_start(nr_py_coro *base, PyObject **result)
     if (input == NULL)
         return execute_finish(self, NULL, result);
     PyObject *r;
-    if (nr_call_execution_list(self->state->call, false)->n == 0)
-        r = PyObject_CallOneArg(self->state->func, input);
-    else
+    self->chained = nr_call_execution_list(self->state->call, false)->n > 0;
+    if (self->chained)
         r = chainstep_new(self->state, 0, input);
+    else
+        r = PyObject_CallOneArg(self->state->func, input);
     Py_DECREF(input);
     if (r != NULL && nr_py_is_awaitable(r)) {
         rc = nr_py_coro_await(base, r);
@@ -839,9 +826,10 @@ static PyObject *make_execute(nr_call_kind kind, const char *fname, PyObject *co
         return NULL;
     self->state = NULL;
     self->direct = 0;
+    self->chained = 0;
     memset(&self->args, 0, sizeof self->args);
     PyObject_GC_Track(self);
-    if (call_args_parse(&self->args, kind, fname, args, nargs, kwnames) < 0) {
+    if (call_args_parse(&self->args, kind, fname, args, nargs, kwnames, true) < 0) {
         self->base.state = NR_CORO_DONE;
         Py_DECREF(self);
         return NULL;
@@ -870,42 +858,38 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
 {
     nr_py_state *st = nr_py_get_state();
     call_args a;
-    if (call_args_parse(&a, kind, "execute_sync", args, nargs, kwnames) < 0)
+    if (call_args_parse(&a, kind, "execute_sync", args, nargs, kwnames, false) < 0)
         return NULL;
-    if (!nr_call_is_observed(kind)) {
-        PyObject *r = nr_py_invoke_sync(NULL, a.func, &a.input, 1);
-        if (r != NULL && nr_py_check_json(r) < 0)
-            Py_CLEAR(r);
-        call_args_clear(&a);
-        return r;
-    }
     PyObject *result = NULL;
     nr_error err = NR_ERROR_INIT;
-    nr_value *input = nr_py_value_wrap(a.input), *out = NULL;
+    nr_value *input = NULL, *out = NULL;
+    CallStateObject *state = NULL;
+    if (!nr_call_is_observed(kind)) {
+        if (nr_py_check_json(a.input) == 0 &&
+            (result = nr_py_invoke_sync(NULL, a.func, &a.input, 1)) != NULL &&
+            nr_py_check_json(result) < 0)
+            Py_CLEAR(result);
+        goto done;
+    }
+    /* Native code will print the args: nr_py_value_checked converts them
+     * now, with the GIL; then the whole pipeline runs in one stretch without
+     * it (SPEC D3). */
+    input = nr_py_value_checked(a.input);
     nr_py_env *env = input != NULL ? nr_py_env_new(NULL, NULL) : NULL;
-    CallStateObject *state = env != NULL ? callstate_prepare(a.func, kind, env) : NULL;
+    state = env != NULL ? callstate_new(a.func, a.name, kind, env) : NULL;
     nr_call_spec spec;
     nr_py_frame f;
     if (state == NULL || call_spec_fill(&spec, &a, input, env) < 0 ||
         nr_py_frame_enter(st, &f) < 0) {
-        if (state == NULL || state->call == NULL) /* the env was never handed to a call */
-            nr_py_env_release(env);
         if (state != NULL)
             state->env = NULL;
+        nr_py_env_release(env); /* never handed to a call */
         goto done;
     }
-    /* Native code will print the args: convert them while holding the GIL,
-     * then run the whole pipeline in one stretch without it (SPEC D3). */
     bool native = nr_registry_native_count() > 0;
-    NemoRelayStatus status = NEMO_RELAY_STATUS_OK;
-    if (native && nr_value_json(input, &err) == NULL)
-        status = err.status;
     nr_call *call = NULL;
     PyThreadState *ts = native ? PyEval_SaveThread() : NULL;
-    if (status == NEMO_RELAY_STATUS_OK)
-        status = nr_call_begin(&spec, &call, &err);
-    else
-        nr_py_env_release(env); /* nr_call_begin would have owned it */
+    NemoRelayStatus status = nr_call_begin(&spec, &call, &err);
     if (call != NULL) {
         state->call = call;
         status = nr_call_execute(call, 0, nr_call_input(call), func_trampoline, state, &out, &err);
@@ -960,7 +944,7 @@ static PyObject *llm_stream_begin(PyObject *mod, PyObject *const *args, Py_ssize
 {
     nr_py_state *st = PyModule_GetState(mod);
     call_args a;
-    if (call_args_parse(&a, NR_CALL_LLM, "stream_execute", args, nargs, kwnames) < 0)
+    if (call_args_parse(&a, NR_CALL_LLM, "stream_execute", args, nargs, kwnames, true) < 0)
         return NULL;
     PyObject *loop = PyObject_CallNoArgs(st->get_running_loop);
     nr_py_env *env = loop != NULL ? nr_py_env_new(loop == Py_None ? NULL : loop, NULL) : NULL;
@@ -1038,10 +1022,7 @@ static PyObject *llm_stream_end(PyObject *mod, PyObject *const *args, Py_ssize_t
     if (final != NULL && nr_py_check_json(final) < 0)
         return NULL;
     if (PyExceptionInstance_Check(outcome)) {
-        PyObject *desc;
-        nr_end_status status = status_of(outcome, &desc);
-        end_call_with(st, state, status, final, desc != NULL ? PyUnicode_AsUTF8(desc) : NULL);
-        Py_XDECREF(desc);
+        end_call_exc(st, state, outcome, final);
     } else {
         if (nr_py_check_json(outcome) < 0)
             return NULL;

@@ -32,10 +32,11 @@ typedef struct nr_py_env {
 /* What the Python-side pieces of one managed call share. */
 typedef struct {
     PyObject_HEAD
-    nr_call *call;     /* strong */
-    PyObject *func;    /* the tool/LLM function */
+    nr_call *call;     /* strong; NULL until nr_call_begin succeeds */
+    PyObject *func;    /* strong: the tool/LLM function */
+    PyObject *name;    /* strong str: the call's name, as the caller gave it */
     nr_call_kind kind;
-    nr_py_env *env;    /* owned by the call */
+    nr_py_env *env;    /* borrowed: owned by the call (NULL if it never got one) */
 } CallStateObject;
 
 /* obj as a CallState, or NULL with TypeError. */
@@ -43,7 +44,7 @@ CallStateObject *nr_py_as_call_state(PyObject *obj);
 
 /* The caller's loop of a call (borrowed), capturing the caller's context for
  * worker-side callbacks on first use.  NULL with RuntimeError without one. */
-PyObject *nr_py_caller_loop(nr_py_state *st, CallStateObject *state);
+PyObject *nr_py_caller_loop(CallStateObject *state);
 
 /* A copy of the call's context whose scope chain is what C sees now. */
 PyObject *nr_py_context_for_loop(nr_py_state *st, nr_py_env *env);
@@ -64,7 +65,8 @@ NemoRelayStatus nr_py_exec_trampoline(void *ud, const nr_call_info *ci, nr_value
 PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const *args,
                             size_t nargs);
 
-/* Python input for a chain of this kind: the args object, or an LLMRequest. */
+/* Python input for a chain of this kind: the args object, or an LLMRequest.
+ * New reference, or NULL with an exception; `in` is borrowed. */
 PyObject *nr_py_call_input(nr_call_kind kind, nr_value *in);
 
 /* The trampoline for Python stream execution intercepts. */
@@ -75,9 +77,12 @@ NemoRelayStatus nr_py_stream_exec_trampoline(void *ud, const nr_call_info *ci, n
 /* The runtime-side trampoline that calls a Python callable of this kind. */
 nr_callback_fn nr_py_trampoline_for(nr_mw_kind kind);
 
-/* Module functions (tools.* and llm.* execution; middleware and manual calls). */
+/* Module functions (tools.* and llm.* execution). */
 extern PyMethodDef nr_py_call_methods[];
-extern PyMethodDef nr_py_middleware_methods[];
+
+/* Adds the middleware functions (registration, standalone chains, manual
+ * calls) and the middleware kind numbers (MW_SUBSCRIBER, ...) to module. */
+int nr_py_middleware_init(PyObject *module);
 
 int nr_py_call_init(PyObject *module, nr_py_state *st);
 

@@ -3,6 +3,8 @@
 
 #include "py_llm_request.h"
 
+#include "nr_registry.h"
+
 #include <datetime.h>
 #include <math.h>
 #include <string.h>
@@ -40,8 +42,9 @@ static cJSON *int_to_cjson(PyObject *obj)
         return NULL;
     if (!overflow && v > -EXACT_INT_LIMIT && v < EXACT_INT_LIMIT)
         return cJSON_CreateNumber((double)v);
-    /* beyond 2**53: keep every digit as a raw JSON number */
-    PyObject *text = PyObject_Str(obj);
+    /* beyond 2**53: keep every digit as a raw JSON number (int's own repr:
+     * a subclass's __str__ could put anything into the JSON text) */
+    PyObject *text = PyLong_Type.tp_repr(obj);
     if (text == NULL)
         return NULL;
     cJSON *j = cJSON_CreateRaw(PyUnicode_AsUTF8(text));
@@ -351,10 +354,8 @@ static NemoRelayStatus pyvalue_to_json(void *obj, cJSON **out, nr_error *err)
     if (*out == NULL) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        PyObject *s = value != NULL ? PyObject_Str(value) : NULL;
-        const char *msg = s != NULL ? PyUnicode_AsUTF8(s) : NULL;
-        st = nr_error_set(err, NR_E_INVALID_JSON, "%s", msg != NULL ? msg : "Failed to convert to JSON");
-        PyErr_Clear();
+        PyObject *s;
+        st = nr_error_set(err, NR_E_INVALID_JSON, "%s", nr_py_exc_text(value, &s));
         Py_XDECREF(s);
         Py_XDECREF(type);
         Py_XDECREF(value);
@@ -380,6 +381,20 @@ nr_value *nr_py_value_wrap(PyObject *obj)
     nr_value *v = nr_value_from_foreign(Py_NewRef(obj), &nr_py_value_ops);
     if (v == NULL)
         PyErr_NoMemory();
+    return v;
+}
+
+nr_value *nr_py_value_checked(PyObject *obj)
+{
+    if (nr_registry_native_count() == 0)
+        return nr_py_check_json(obj) < 0 ? NULL : nr_py_value_wrap(obj);
+    nr_value *v = nr_py_value_wrap(obj);
+    nr_error err = NR_ERROR_INIT;
+    if (v != NULL && nr_value_json(v, &err) == NULL) {
+        nr_value_release(v);
+        v = NULL;
+        nr_py_raise(&err); /* the conversion's ValueError, message unchanged */
+    }
     return v;
 }
 

@@ -41,6 +41,13 @@ extern const nr_foreign_ops nr_py_value_ops;
  * only if something needs JSON.  NULL with MemoryError set. */
 nr_value *nr_py_value_wrap(PyObject *obj);
 
+/* obj as a value for the runtime, checked to be JSON in one walk: when
+ * native middleware exists (it reads JSON, without the GIL) it is converted
+ * now, while this thread holds the GIL, the conversion being the check;
+ * otherwise nr_py_check_json, then a wrap.  The value wraps obj either way.
+ * NULL with ValueError (or MemoryError) set. */
+nr_value *nr_py_value_checked(PyObject *obj);
+
 /* A value converted now (NULL with ValueError/MemoryError set). */
 nr_value *nr_py_value_convert(PyObject *obj);
 

@@ -69,6 +69,27 @@ done:
     return NULL;
 }
 
+const char *nr_py_exc_text(PyObject *exc, PyObject **holder)
+{
+    *holder = NULL;
+    if (exc == NULL)
+        return "unknown error";
+    const char *text = NULL;
+    PyObject *s = PyObject_Str(exc);
+    if (s != NULL && (text = PyUnicode_AsUTF8(s)) == NULL) {
+        /* not encodable (a lone surrogate): keep the text, escaped */
+        PyErr_Clear();
+        Py_SETREF(s, PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace"));
+        text = s != NULL ? PyBytes_AS_STRING(s) : NULL;
+    }
+    if (text == NULL || text[0] == '\0') {
+        PyErr_Clear();
+        text = Py_TYPE(exc)->tp_name;
+    }
+    *holder = s;
+    return text;
+}
+
 static void release_exception(void *obj)
 {
     if (!nr_py_alive())
@@ -90,12 +111,8 @@ NemoRelayStatus nr_py_capture_exception(nr_error *err, const char *prefix)
     }
     if (tb != NULL)
         PyException_SetTraceback(value, tb);
-    PyObject *s = PyObject_Str(value);
-    const char *text = s != NULL ? PyUnicode_AsUTF8(s) : NULL;
-    if (text == NULL || text[0] == '\0') {
-        PyErr_Clear();
-        text = Py_TYPE(value)->tp_name;
-    }
+    PyObject *s;
+    const char *text = nr_py_exc_text(value, &s);
     NemoRelayStatus st;
     if (prefix != NULL)
         st = nr_error_set(err, NR_E_CALLBACK, "%s: %s", prefix, text);

@@ -19,7 +19,9 @@
 #include <string.h>
 
 /* Calls cb with args on behalf of the runtime; on failure captures the
- * exception into err and returns NULL. */
+ * exception into err and returns NULL.  Steals every args[i] (NULL ones, a
+ * failed conversion with its exception set, make the call fail); returns a
+ * new reference. */
 static PyObject *call_py(nr_py_cb *cb, const nr_call_info *ci, PyObject **args, size_t nargs,
                          nr_error *err)
 {
@@ -36,6 +38,7 @@ static PyObject *call_py(nr_py_cb *cb, const nr_call_info *ci, PyObject **args, 
     return r;
 }
 
+/* A guardrail's private copy of v (new reference; v borrowed). */
 static PyObject *guard_copy(nr_value *v)
 {
     PyObject *obj = nr_py_value_to_py(v);
@@ -46,22 +49,26 @@ static PyObject *guard_copy(nr_value *v)
     return copy;
 }
 
+/* The call's name as str (new reference): the caller's own object when the
+ * call is managed from Python. */
 static PyObject *name_str(const nr_call_info *ci)
 {
+    nr_py_env *env = ci != NULL ? ci->env : NULL;
+    if (env != NULL && env->state != NULL)
+        return Py_NewRef(((CallStateObject *)env->state)->name);
     return PyUnicode_FromString(ci != NULL && ci->name != NULL ? ci->name : "");
 }
 
+/* A callback's result r as *out (new value): an LLMRequest, or checked JSON.
+ * Steals r; NULL r means call_py already captured the failure into err. */
 static NemoRelayStatus finish_value(PyObject *r, bool llm_request, nr_value **out, nr_error *err)
 {
     if (r == NULL)
         return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
-    if (llm_request && !nr_py_is_llm_request(r)) {
+    if (llm_request && !nr_py_is_llm_request(r))
         PyErr_Format(PyExc_TypeError, "expected an LLMRequest, got %.100s", Py_TYPE(r)->tp_name);
-    } else if (!llm_request && nr_py_check_json(r) < 0) {
-        /* error set */
-    } else {
-        *out = nr_py_value_wrap(r);
-    }
+    else
+        *out = llm_request ? nr_py_value_wrap(r) : nr_py_value_checked(r);
     Py_DECREF(r);
     if (*out == NULL)
         return nr_py_capture_exception(err, NULL);
@@ -114,6 +121,9 @@ static NemoRelayStatus llm_sanitize_response_tr(void *ud, const nr_call_info *ci
     return st;
 }
 
+/* A conditional guardrail's result r: None allows, a str rejects
+ * (*out_reason, malloc'd, owned by the caller).  Steals r; NULL r means
+ * call_py already captured the failure into err. */
 static NemoRelayStatus reason_of(PyObject *r, char **out_reason, nr_error *err)
 {
     if (r == NULL)
@@ -232,18 +242,6 @@ static int parse_kind(PyObject *obj, nr_mw_kind *kind)
     return 0;
 }
 
-static int parse_scope(PyObject *obj, const nr_uuid **uuid)
-{
-    *uuid = NULL;
-    if (obj == Py_None)
-        return 0;
-    nr_scope *node = nr_py_handle_node(obj, "scope_handle");
-    if (node == NULL)
-        return -1;
-    *uuid = &node->uuid;
-    return 0;
-}
-
 /* register(kind, scope_handle_or_None, name, priority, break_chain, callback) */
 static PyObject *py_register(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -253,24 +251,13 @@ static PyObject *py_register(PyObject *mod, PyObject *const *args, Py_ssize_t na
     }
     nr_mw_kind kind;
     const nr_uuid *scope;
-    if (parse_kind(args[0], &kind) < 0 || parse_scope(args[1], &scope) < 0)
+    if (parse_kind(args[0], &kind) < 0 || nr_py_opt_parent(args[1], "scope_handle", &scope) < 0)
         return NULL;
-    if (!PyLong_Check(args[3])) {
-        PyErr_Format(PyExc_TypeError, "priority must be an int, not %.100s",
-                     Py_TYPE(args[3])->tp_name);
-        return NULL;
-    }
-    int overflow = 0;
-    long priority = PyLong_AsLongAndOverflow(args[3], &overflow);
-    if (overflow || priority < INT32_MIN || priority > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "priority must fit in a 32-bit signed integer");
-        return NULL;
-    }
     int brk = PyObject_IsTrue(args[4]);
     if (brk < 0)
         return NULL;
-    return nr_py_register(PyModule_GetState(mod), kind, scope, args[2], (int32_t)priority,
-                          brk != 0, args[5], nr_py_trampoline_for(kind));
+    return nr_py_register(PyModule_GetState(mod), kind, scope, args[2], args[3], brk != 0,
+                          args[5]);
 }
 
 /* deregister(kind, scope_handle_or_None, name) -> bool */
@@ -282,7 +269,7 @@ static PyObject *py_deregister(PyObject *mod, PyObject *const *args, Py_ssize_t 
     }
     nr_mw_kind kind;
     const nr_uuid *scope;
-    if (parse_kind(args[0], &kind) < 0 || parse_scope(args[1], &scope) < 0)
+    if (parse_kind(args[0], &kind) < 0 || nr_py_opt_parent(args[1], "scope_handle", &scope) < 0)
         return NULL;
     return nr_py_deregister(PyModule_GetState(mod), kind, scope, args[2]);
 }
@@ -356,8 +343,8 @@ static PyObject *tool_request_intercepts(PyObject *mod, PyObject *const *args, P
         PyErr_SetString(PyExc_TypeError, "request_intercepts(name, args) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "name", &name) < 0 || name == NULL)
-        return name == NULL && !PyErr_Occurred() ? PyErr_Format(PyExc_TypeError, "name must be a str") : NULL;
+    if (nr_py_req_str(args[0], "name", &name) < 0)
+        return NULL;
     return run_request_intercepts(PyModule_GetState(mod), NR_CALL_TOOL, name, args[1]);
 }
 
@@ -368,8 +355,8 @@ static PyObject *llm_request_intercepts(PyObject *mod, PyObject *const *args, Py
         PyErr_SetString(PyExc_TypeError, "request_intercepts(name, request) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "name", &name) < 0 || name == NULL)
-        return name == NULL && !PyErr_Occurred() ? PyErr_Format(PyExc_TypeError, "name must be a str") : NULL;
+    if (nr_py_req_str(args[0], "name", &name) < 0)
+        return NULL;
     return run_request_intercepts(PyModule_GetState(mod), NR_CALL_LLM, name, args[1]);
 }
 
@@ -381,8 +368,8 @@ static PyObject *tool_conditional_execution(PyObject *mod, PyObject *const *args
         PyErr_SetString(PyExc_TypeError, "conditional_execution(name, args) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "name", &name) < 0 || name == NULL)
-        return name == NULL && !PyErr_Occurred() ? PyErr_Format(PyExc_TypeError, "name must be a str") : NULL;
+    if (nr_py_req_str(args[0], "name", &name) < 0)
+        return NULL;
     return run_conditionals(PyModule_GetState(mod), NR_CALL_TOOL, name, args[1]);
 }
 
@@ -412,13 +399,9 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
     bool has_ts;
     int64_t ts;
     PyObject *result = NULL;
-    if (nr_py_opt_str(v[0], "name", &spec.name) < 0)
+    if (nr_py_req_str(v[0], "name", &spec.name) < 0)
         return NULL;
-    if (spec.name == NULL) {
-        PyErr_SetString(PyExc_TypeError, "name must be a str");
-        return NULL;
-    }
-    if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], &spec.parent) < 0 ||
+    if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], "handle", &spec.parent) < 0 ||
         nr_py_flags(v[3], &spec.attributes) < 0 || nr_py_opt_value(v[4], &data) < 0 ||
         nr_py_opt_value(v[5], &metadata) < 0 ||
         nr_py_opt_str(v[6], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &extra) < 0 ||
@@ -537,7 +520,7 @@ static PyObject *llm_request_new(PyObject *mod, PyObject *const *args, Py_ssize_
 
 #define FASTCALL(fn) (PyCFunction)(void (*)(void))(fn)
 
-PyMethodDef nr_py_middleware_methods[] = {
+static PyMethodDef middleware_methods[] = {
     {"_register", FASTCALL(py_register), METH_FASTCALL,
      "_register(kind, scope_handle, name, priority, break_chain, callback)"},
     {"_deregister", FASTCALL(py_deregister), METH_FASTCALL,
@@ -564,3 +547,24 @@ PyMethodDef nr_py_middleware_methods[] = {
     {"_llm_request", FASTCALL(llm_request_new), METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
+
+int nr_py_middleware_init(PyObject *module)
+{
+#define KIND(k) {"MW_" #k, NR_MW_##k}
+    static const struct {
+        const char *name;
+        nr_mw_kind kind;
+    } kinds[] = {
+        KIND(SUBSCRIBER),           KIND(TOOL_SANITIZE_REQUEST), KIND(TOOL_SANITIZE_RESPONSE),
+        KIND(TOOL_CONDITIONAL),     KIND(TOOL_REQUEST_INTERCEPT), KIND(TOOL_EXECUTION),
+        KIND(LLM_SANITIZE_REQUEST), KIND(LLM_SANITIZE_RESPONSE), KIND(LLM_CONDITIONAL),
+        KIND(LLM_REQUEST_INTERCEPT), KIND(LLM_EXECUTION),       KIND(LLM_STREAM_EXECUTION),
+    };
+#undef KIND
+    _Static_assert(sizeof kinds / sizeof kinds[0] == NR_MW_KIND_COUNT, "a kind is not exported");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (PyModule_AddIntConstant(module, kinds[i].name, kinds[i].kind) < 0)
+            return -1;
+    }
+    return PyModule_AddFunctions(module, middleware_methods);
+}

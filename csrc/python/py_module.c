@@ -53,7 +53,11 @@ static PyObject *shutdown(PyObject *mod, PyObject *unused)
 {
     (void)unused;
     nr_py_state *st = PyModule_GetState(mod);
+    /* Without the GIL: the shutdown may wait for a configuration change on
+     * another thread, which needs the GIL to call a Python plugin. */
+    PyThreadState *ts = PyEval_SaveThread();
     nr_plugin_shutdown();
+    PyEval_RestoreThread(ts);
     nr_registry_clear_all();
     nr_py_worker_shutdown();
     atomic_store(&g_alive, false);
@@ -126,6 +130,17 @@ static int import_errors(nr_py_state *st)
     return 0;
 }
 
+/* module.name (new reference), or NULL with an exception. */
+static PyObject *import_attr(const char *module, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(module);
+    if (m == NULL)
+        return NULL;
+    PyObject *attr = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return attr;
+}
+
 static int module_exec(PyObject *mod)
 {
     if (g_state != NULL) {
@@ -144,6 +159,8 @@ static int module_exec(PyObject *mod)
         (st->str_headers = PyUnicode_InternFromString("headers")) == NULL ||
         (st->str_content = PyUnicode_InternFromString("content")) == NULL)
         goto fail;
+    if ((st->iscoroutinefunction = import_attr("inspect", "iscoroutinefunction")) == NULL)
+        goto fail;
     if (nr_py_convert_init(st) < 0 || nr_py_handles_init(mod, st) < 0 ||
         nr_py_events_init(mod, st) < 0 || import_errors(st) < 0)
         goto fail;
@@ -151,8 +168,7 @@ static int module_exec(PyObject *mod)
         nr_py_worker_init(st) < 0 || nr_py_plugin_init(mod, st) < 0 ||
         nr_py_stream_init(mod, st) < 0)
         goto fail;
-    if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 ||
-        PyModule_AddFunctions(mod, nr_py_middleware_methods) < 0)
+    if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 || nr_py_middleware_init(mod) < 0)
         goto fail;
     if (PyModule_AddStringConstant(mod, "RELAY_VERSION", nr_relay_version()) < 0)
         goto fail;
@@ -169,20 +185,9 @@ static int module_traverse(PyObject *mod, visitproc visit, void *arg)
     nr_py_state *st = PyModule_GetState(mod);
     if (st == NULL)
         return 0;
-    Py_VISIT(st->ScopeHandle_Type);
-    Py_VISIT(st->ToolHandle_Type);
-    Py_VISIT(st->LLMHandle_Type);
-    Py_VISIT(st->ScopeStack_Type);
-    Py_VISIT(st->ScopeEvent_Type);
-    Py_VISIT(st->MarkEvent_Type);
-    Py_VISIT(st->LLMRequest_Type);
-    Py_VISIT(st->CallState_Type);
-    Py_VISIT(st->Next_Type);
-    Py_VISIT(st->ChainStep_Type);
-    Py_VISIT(st->ExecuteCall_Type);
-    Py_VISIT(st->PluginContext_Type);
-    Py_VISIT(st->Activation_Type);
-    Py_VISIT(st->StreamHandle_Type);
+#define VISIT(field) Py_VISIT(st->field);
+    NR_PY_STATE_OBJECTS(VISIT)
+#undef VISIT
     return 0;
 }
 
@@ -191,26 +196,10 @@ static int module_clear(PyObject *mod)
     nr_py_state *st = PyModule_GetState(mod);
     if (st == NULL)
         return 0;
-    PyObject **objs[] = {
-        (PyObject **)&st->ScopeHandle_Type, (PyObject **)&st->ToolHandle_Type,
-        (PyObject **)&st->LLMHandle_Type,   (PyObject **)&st->ScopeStack_Type,
-        (PyObject **)&st->ScopeEvent_Type,  (PyObject **)&st->MarkEvent_Type,
-        (PyObject **)&st->LLMRequest_Type,  &st->scope_var,
-        (PyObject **)&st->CallState_Type,   (PyObject **)&st->Next_Type,
-        (PyObject **)&st->ChainStep_Type,   (PyObject **)&st->ExecuteCall_Type,
-        (PyObject **)&st->PluginContext_Type, (PyObject **)&st->Activation_Type,
-        (PyObject **)&st->StreamHandle_Type,
-        &st->get_running_loop,
-        &st->RelayError, &st->GuardrailRejected, &st->ScopeError, &st->NotOnTop,
-        &st->ScopeNotFound, &st->AlreadyExists, &st->NotFoundError, &st->PluginError,
-        &st->InvalidConfig, &st->RegistrationFailed, &st->PluginLoadError, &st->ScopeType,
-        &st->ScopeAttributes, &st->ToolAttributes, &st->LLMAttributes, &st->epoch_utc,
-        &st->str_value, &st->str_headers, &st->str_content,
-    };
-    /* Handles and events may outlive the module during finalization; keep
-     * the types alive until then (their instances hold references). */
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
-        Py_CLEAR(*objs[i]);
+    /* Handles and events that outlive the module keep their own type alive. */
+#define CLEAR(field) Py_CLEAR(st->field);
+    NR_PY_STATE_OBJECTS(CLEAR)
+#undef CLEAR
     return 0;
 }
 

@@ -57,9 +57,11 @@ static PyObject *plugin_validate(PyObject *mod, PyObject *config)
         return NULL;
     cJSON *report = NULL;
     nr_error err = NR_ERROR_INIT;
-    PyThreadState *ts = nr_py_native_begin();
+    /* Always without the GIL: see plugin_initialize (the runtime may make a
+     * validation wait for a configuration change). */
+    PyThreadState *ts = PyEval_SaveThread();
     NemoRelayStatus st = nr_plugin_validate(doc, &report, &err);
-    nr_py_native_end(ts);
+    PyEval_RestoreThread(ts);
     cJSON_Delete(doc);
     return st == NEMO_RELAY_STATUS_OK ? take_json_obj(report) : nr_py_raise(&err);
 }
@@ -85,9 +87,12 @@ static PyObject *plugin_initialize(PyObject *mod, PyObject *const *args, Py_ssiz
         cJSON_Delete(doc);
         return NULL;
     }
-    PyThreadState *ts = nr_py_native_begin();
+    /* Always without the GIL: the change may wait for another thread's, which
+     * needs the GIL to run a Python plugin's validate/register (and the same
+     * for clear, validate and the atexit shutdown). */
+    PyThreadState *ts = PyEval_SaveThread();
     NemoRelayStatus status = nr_plugin_initialize(doc, lease, &report, &err);
-    nr_py_native_end(ts);
+    PyEval_RestoreThread(ts);
     nr_py_frame_exit(st, &f, NULL);
     cJSON_Delete(doc);
     return status == NEMO_RELAY_STATUS_OK ? take_json_obj(report) : nr_py_raise(&err);
@@ -104,9 +109,10 @@ static PyObject *plugin_clear(PyObject *mod, PyObject *const *args, Py_ssize_t n
     if (lease_arg(nargs > 0 ? args[0] : NULL, &lease) < 0)
         return NULL;
     nr_error err = NR_ERROR_INIT;
-    PyThreadState *ts = nr_py_native_begin();
+    /* Always without the GIL: see plugin_initialize. */
+    PyThreadState *ts = PyEval_SaveThread();
     NemoRelayStatus st = nr_plugin_clear(lease, &err);
-    nr_py_native_end(ts);
+    PyEval_RestoreThread(ts);
     if (st != NEMO_RELAY_STATUS_OK)
         return nr_py_raise(&err);
     Py_RETURN_NONE;
@@ -159,7 +165,7 @@ typedef struct {
 
 
 static PyObject *ctx_register(PluginContextObject *self, nr_mw_kind kind, PyObject *name,
-                              PyObject *priority_obj, bool break_chain, PyObject *callback)
+                              PyObject *priority, bool break_chain, PyObject *callback)
 {
     if (self->ctx == NULL) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -167,43 +173,13 @@ static PyObject *ctx_register(PluginContextObject *self, nr_mw_kind kind, PyObje
                         "Plugin.register");
         return NULL;
     }
-    if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+    nr_callback_spec spec;
+    if (nr_py_callback_spec(kind, name, priority, break_chain, callback, &spec) < 0)
         return NULL;
-    }
-    long priority = 0;
-    if (priority_obj != NULL) {
-        if (!PyLong_Check(priority_obj)) {
-            PyErr_SetString(PyExc_TypeError, "priority must be an int");
-            return NULL;
-        }
-        int overflow;
-        priority = PyLong_AsLongAndOverflow(priority_obj, &overflow);
-        if (overflow || priority < INT32_MIN || priority > INT32_MAX) {
-            PyErr_SetString(PyExc_ValueError, "priority must fit in a 32-bit signed integer");
-            return NULL;
-        }
-    }
-    if (!PyCallable_Check(callback)) {
-        PyErr_Format(PyExc_TypeError, "%s callback must be callable", nr_mw_kind_name(kind));
-        return NULL;
-    }
-    nr_py_cb *ud = nr_py_cb_new(callback, name);
-    if (ud == NULL)
-        return NULL;
-    nr_callback_spec spec = {
-        .kind = kind,
-        .name = PyUnicode_AsUTF8(name),
-        .priority = (int32_t)priority,
-        .break_chain = break_chain,
-        .fn = nr_py_trampoline_for(kind),
-        .user_data = ud,
-        .free_fn = nr_py_cb_free,
-    };
     nr_error err = NR_ERROR_INIT;
-    if (spec.name == NULL || nr_plugin_ctx_register(self->ctx, &spec, &err) != NEMO_RELAY_STATUS_OK) {
-        nr_py_cb_free(ud);
-        return spec.name == NULL ? NULL : nr_py_raise(&err);
+    if (nr_plugin_ctx_register(self->ctx, &spec, &err) != NEMO_RELAY_STATUS_OK) {
+        nr_py_cb_free(spec.user_data); /* a failed registration took nothing */
+        return nr_py_raise(&err);
     }
     Py_RETURN_NONE;
 }
@@ -349,12 +325,10 @@ static NemoRelayStatus failure_from_exception(nr_errkind kind, const char *what,
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
-    PyObject *s = value != NULL ? PyObject_Str(value) : NULL;
-    const char *text = s != NULL ? PyUnicode_AsUTF8(s) : "unknown error";
+    PyObject *s;
+    const char *text = nr_py_exc_text(value, &s);
     NemoRelayStatus st = nr_error_set(err, kind, "plugin '%s' %s raised %s: %s", pkind, what,
-                                      type != NULL ? ((PyTypeObject *)type)->tp_name : "?",
-                                      text != NULL ? text : "");
-    PyErr_Clear();
+                                      type != NULL ? ((PyTypeObject *)type)->tp_name : "?", text);
     Py_XDECREF(s);
     Py_XDECREF(type);
     Py_XDECREF(value);
@@ -428,11 +402,8 @@ static PyObject *plugin_register(PyObject *mod, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_TypeError, "register(plugin_kind, plugin)");
         return NULL;
     }
-    if (nr_py_opt_str(args[0], "plugin_kind", &kind) < 0 || kind == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "plugin_kind must be a str");
+    if (nr_py_req_str(args[0], "plugin_kind", &kind) < 0)
         return NULL;
-    }
     PyObject *reg = PyObject_GetAttrString(args[1], "register");
     if (reg == NULL || !PyCallable_Check(reg)) {
         Py_XDECREF(reg);
@@ -464,11 +435,8 @@ static PyObject *plugin_deregister(PyObject *mod, PyObject *kind)
 {
     (void)mod;
     const char *k;
-    if (nr_py_opt_str(kind, "plugin_kind", &k) < 0 || k == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "plugin_kind must be a str");
+    if (nr_py_req_str(kind, "plugin_kind", &k) < 0)
         return NULL;
-    }
     PyThreadState *ts = nr_py_native_begin();
     bool found = nr_plugin_deregister_kind(k);
     nr_py_native_end(ts);
@@ -533,16 +501,13 @@ static PyObject *check_manifest(PyObject *mod, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     const char *path, *json, *expected = NULL;
-    if (nr_py_opt_str(args[0], "path", &path) < 0 || nr_py_opt_str(args[1], "json", &json) < 0 ||
+    if (nr_py_req_str(args[0], "path", &path) < 0 || nr_py_opt_str(args[1], "json", &json) < 0 ||
         (nargs > 2 && nr_py_opt_str(args[2], "expected_id", &expected) < 0))
         return NULL;
     int trust = nargs > 3 ? PyObject_IsTrue(args[3]) : 0;
     int probe = nargs > 4 ? PyObject_IsTrue(args[4]) : 1;
-    if (path == NULL || trust < 0 || probe < 0) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "path must be a str");
+    if (trust < 0 || probe < 0)
         return NULL;
-    }
     nr_manifest m;
     memset(&m, 0, sizeof m);
     char *text = NULL, *library = NULL;

@@ -43,12 +43,12 @@ int nr_py_flags(PyObject *obj, uint32_t *out)
     return 0;
 }
 
-int nr_py_opt_parent(PyObject *obj, const nr_uuid **out)
+int nr_py_opt_parent(PyObject *obj, const char *what, const nr_uuid **out)
 {
     *out = NULL;
     if (obj == NULL || obj == Py_None)
         return 0;
-    nr_scope *node = nr_py_handle_node(obj, "handle");
+    nr_scope *node = nr_py_handle_node(obj, what);
     if (node == NULL)
         return -1;
     *out = &node->uuid;
@@ -69,16 +69,13 @@ static PyObject *scope_push(PyObject *mod, PyObject *const *args, Py_ssize_t nar
     int64_t ts;
     PyObject *result = NULL;
     nr_value *data = NULL, *metadata = NULL, *input = NULL;
-    if (nr_py_opt_str(a[0], "name", &pa.name) < 0 || pa.name == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "name must be a str");
+    if (nr_py_req_str(a[0], "name", &pa.name) < 0)
         return NULL;
-    }
     long type = PyLong_AsLong(a[1]);
     if (type == -1 && PyErr_Occurred())
         return NULL;
     pa.type = (int32_t)(type < -1 ? -1 : type > 1000 ? 1000 : type);
-    if (nr_py_opt_parent(a[2], &pa.parent) < 0 || nr_py_flags(a[3], &pa.attributes) < 0 ||
+    if (nr_py_opt_parent(a[2], "handle", &pa.parent) < 0 || nr_py_flags(a[3], &pa.attributes) < 0 ||
         nr_py_opt_value(a[4], &data) < 0 || nr_py_opt_value(a[5], &metadata) < 0 ||
         nr_py_opt_value(a[6], &input) < 0 || nr_py_timestamp(a[7], &ts, &has_ts) < 0)
         goto done;
@@ -160,7 +157,7 @@ static PyObject *scope_event(PyObject *mod, PyObject *const *args, Py_ssize_t na
     bool has_ts;
     int64_t ts;
     PyObject *result = NULL;
-    if (nr_py_opt_str(a[0], "name", &name) < 0 || nr_py_opt_parent(a[1], &parent) < 0 ||
+    if (nr_py_req_str(a[0], "name", &name) < 0 || nr_py_opt_parent(a[1], "handle", &parent) < 0 ||
         nr_py_opt_value(a[2], &data) < 0 || nr_py_opt_value(a[3], &metadata) < 0 ||
         nr_py_timestamp(a[4], &ts, &has_ts) < 0)
         goto done;
@@ -245,10 +242,10 @@ static PyObject *set_thread_scope_stack(PyObject *mod, PyObject *stack_obj)
 
 static int context_has_chain(nr_py_state *st)
 {
-    PyObject *v = NULL;
-    if (PyContextVar_Get(st->scope_var, NULL, &v) < 0)
+    PyObject *v;
+    if (nr_py_current_value(st, &v) < 0)
         return -1;
-    int has = v != NULL && v != Py_None;
+    int has = v != NULL;
     Py_XDECREF(v);
     return has;
 }
@@ -319,21 +316,14 @@ static PyObject *restore_thread_binding(PyObject *mod, PyObject *capsule)
 
 /* ---- subscribers ------------------------------------------------------------- */
 
-static nr_callback_fn subscriber_fn(void)
-{
-    nr_callback_fn fn;
-    fn.subscriber = nr_py_subscriber_cb;
-    return fn;
-}
-
 static PyObject *subscribers_register(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "register(name, callback) takes 2 arguments");
         return NULL;
     }
-    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, NULL, args[0], 0, false,
-                          args[1], subscriber_fn());
+    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, NULL, args[0], NULL, false,
+                          args[1]);
 }
 
 static PyObject *subscribers_deregister(PyObject *mod, PyObject *name)
@@ -363,8 +353,8 @@ static PyObject *scope_register_subscriber(PyObject *mod, PyObject *const *args,
     nr_scope *node = nr_py_handle_node(args[0], "scope_handle");
     if (node == NULL)
         return NULL;
-    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, &node->uuid, args[1], 0,
-                          false, args[2], subscriber_fn());
+    return nr_py_register(PyModule_GetState(mod), NR_MW_SUBSCRIBER, &node->uuid, args[1], NULL,
+                          false, args[2]);
 }
 
 static PyObject *scope_deregister_subscriber(PyObject *mod, PyObject *const *args,

@@ -14,7 +14,8 @@ void nr_py_native_end(PyThreadState *ts);
 /* attributes argument: None, an int, or a flags object with .value. */
 int nr_py_flags(PyObject *obj, uint32_t *out);
 
-/* handle= argument: None or a handle -> its uuid (borrowed from the node). */
-int nr_py_opt_parent(PyObject *obj, const nr_uuid **out);
+/* An optional handle argument (handle=, scope_handle): NULL/None -> NULL, a
+ * handle -> its uuid (borrowed from the node); else TypeError naming what. */
+int nr_py_opt_parent(PyObject *obj, const char *what, const nr_uuid **out);
 
 #endif /* NR_PY_SCOPE_H */

@@ -41,6 +41,15 @@ typedef struct nr_py_state {
     /* asyncio._get_running_loop */
     PyObject *get_running_loop;
 
+    /* inspect.iscoroutinefunction */
+    PyObject *iscoroutinefunction;
+
+    /* nemo_relay._bridge.run_on_loop and .resolve (py_worker.c) */
+    PyObject *run_on_loop, *resolve;
+
+    /* nemo_relay.llm._native_next, looked up on first use (py_stream.c) */
+    PyObject *native_next;
+
     /* the current scope chain of a Python context: a ScopeHandle, or None */
     PyObject *scope_var;
 
@@ -62,6 +71,18 @@ typedef struct nr_py_state {
     int finalizing;
 } nr_py_state;
 
+/* Every object the state holds, for traverse and clear. */
+#define NR_PY_STATE_OBJECTS(X)                                                              \
+    X(ScopeHandle_Type) X(ToolHandle_Type) X(LLMHandle_Type) X(ScopeStack_Type)             \
+    X(ScopeEvent_Type) X(MarkEvent_Type) X(LLMRequest_Type) X(CallState_Type) X(Next_Type)  \
+    X(ChainStep_Type) X(ExecuteCall_Type) X(PluginContext_Type) X(Activation_Type)          \
+    X(StreamHandle_Type) X(get_running_loop) X(iscoroutinefunction) X(run_on_loop)          \
+    X(resolve) X(native_next) X(scope_var) X(RelayError) X(GuardrailRejected)               \
+    X(ScopeError) X(NotOnTop) X(ScopeNotFound) X(AlreadyExists) X(NotFoundError)            \
+    X(PluginError) X(InvalidConfig) X(RegistrationFailed) X(PluginLoadError) X(ScopeType)   \
+    X(ScopeAttributes) X(ToolAttributes) X(LLMAttributes) X(epoch_utc) X(str_value)         \
+    X(str_headers) X(str_content)
+
 /* The state of the live module (NULL before import / after teardown). */
 nr_py_state *nr_py_get_state(void);
 
@@ -81,6 +102,13 @@ PyObject *nr_py_raise(nr_error *err);
  * error indicator.  Returns the status. */
 NemoRelayStatus nr_py_capture_exception(nr_error *err, const char *prefix);
 
+/* The text of exception exc for a message: str(exc) as UTF-8 (a lone
+ * surrogate escaped), or exc's type name when str() fails or is empty
+ * ("unknown error" for NULL).  Call it with no exception pending; it never
+ * fails and leaves none.  Borrowed: valid while exc and *holder live;
+ * *holder gets a new reference (or NULL) the caller releases. */
+const char *nr_py_exc_text(PyObject *exc, PyObject **holder);
+
 /* Reports a RuntimeWarning; never leaves an exception set. */
 void nr_py_warn(const char *message);
 
@@ -96,6 +124,10 @@ int nr_py_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 
 /* Optional str argument: NULL/None -> *out NULL; else UTF-8 (borrowed). */
 int nr_py_opt_str(PyObject *obj, const char *what, const char **out);
+
+/* Required str argument: UTF-8 (borrowed from obj), or -1 with TypeError
+ * ("<what> must be a str, not <type>") for anything else, None included. */
+int nr_py_req_str(PyObject *obj, const char *what, const char **out);
 
 /* ---- handles (py_handles.c) ---- */
 

@@ -44,7 +44,7 @@ static NemoRelayStatus source_poll(void *ud, nr_value **chunk, nr_error *err)
     if (v == NULL && PyErr_ExceptionMatches(PyExc_StopAsyncIteration)) {
         PyErr_Clear();
         st = NEMO_RELAY_STATUS_STREAM_END;
-    } else if (v == NULL || nr_py_check_json(v) < 0 || (*chunk = nr_py_value_wrap(v)) == NULL) {
+    } else if (v == NULL || (*chunk = nr_py_value_checked(v)) == NULL) {
         st = nr_py_capture_exception(err, NULL);
     }
     Py_XDECREF(v);
@@ -278,7 +278,7 @@ static PyObject *open_stream_from(PyObject *mod, PyObject *const *args, Py_ssize
         PyErr_SetString(PyExc_TypeError, "next() expects an LLMRequest");
         return NULL;
     }
-    PyObject *loop = nr_py_caller_loop(st, state);
+    PyObject *loop = nr_py_caller_loop(state);
     PyObject *h = loop != NULL ? nr_py_current_handle(st) : NULL;
     stream_job *job = h != NULL ? calloc(1, sizeof *job) : NULL;
     if (job == NULL) {
@@ -383,14 +383,28 @@ static PyTypeObject *handle_type(void)
 /* ---- Python stream intercepts reached from native code -------------------------------------- */
 
 /* nemo_relay.llm._native_next(state, index): the `next` such an intercept
- * gets (it awaits to an async iterator over the rest of the chain). */
+ * gets (it awaits to an async iterator over the rest of the chain).  The
+ * function is looked up on first use (nemo_relay.llm imports this module). */
 static PyObject *native_next(CallStateObject *state, size_t index)
 {
-    PyObject *llm = PyImport_ImportModule("nemo_relay.llm");
-    if (llm == NULL)
+    nr_py_state *st = nr_py_get_state();
+    if (st == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "nemo_relay is shutting down");
         return NULL;
-    PyObject *r = PyObject_CallMethod(llm, "_native_next", "On", (PyObject *)state, (Py_ssize_t)index);
-    Py_DECREF(llm);
+    }
+    if (st->native_next == NULL) {
+        PyObject *llm = PyImport_ImportModule("nemo_relay.llm");
+        if (llm == NULL)
+            return NULL;
+        st->native_next = PyObject_GetAttrString(llm, "_native_next");
+        Py_DECREF(llm);
+        if (st->native_next == NULL)
+            return NULL;
+    }
+    PyObject *i = PyLong_FromSize_t(index);
+    PyObject *args[2] = {(PyObject *)state, i};
+    PyObject *r = i != NULL ? PyObject_Vectorcall(st->native_next, args, 2, NULL) : NULL;
+    Py_XDECREF(i);
     return r;
 }
 

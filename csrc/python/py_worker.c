@@ -15,9 +15,6 @@ static nr_py_job *g_head, *g_tail; /* queued jobs */
 static int g_idle;                 /* workers waiting for a job */
 static bool g_closed;              /* shutdown: no new jobs */
 
-/* Python helpers from nemo_relay._bridge (set at init, under the GIL). */
-static PyObject *g_run_on_loop, *g_resolve;
-
 static void *worker_main(void *unused)
 {
     (void)unused;
@@ -117,7 +114,12 @@ static void fork_parent(void) { nr_unlock(&g_lock); }
 
 PyObject *nr_py_run_on_loop(PyObject *loop, PyObject *awaitable, PyObject *context)
 {
-    return PyObject_CallFunctionObjArgs(g_run_on_loop, loop, awaitable,
+    nr_py_state *st = nr_py_get_state();
+    if (st == NULL || st->run_on_loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "nemo_relay is shutting down");
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(st->run_on_loop, loop, awaitable,
                                         context != NULL ? context : Py_None, NULL);
 }
 
@@ -133,10 +135,15 @@ void nr_py_resolve_future(PyObject *loop, PyObject *future, PyObject *result)
         Py_XDECREF(type);
         Py_XDECREF(tb);
     }
-    PyObject *r = PyObject_CallFunctionObjArgs(g_resolve, loop, future,
-                                               result != NULL ? Py_True : Py_False,
-                                               result != NULL ? result : (exc != NULL ? exc : Py_None),
-                                               NULL);
+    nr_py_state *st = nr_py_get_state();
+    PyObject *r = NULL;
+    if (st == NULL || st->resolve == NULL)
+        PyErr_SetString(PyExc_RuntimeError, "nemo_relay is shutting down");
+    else
+        r = PyObject_CallFunctionObjArgs(st->resolve, loop, future,
+                                         result != NULL ? Py_True : Py_False,
+                                         result != NULL ? result : (exc != NULL ? exc : Py_None),
+                                         NULL);
     if (r == NULL)
         PyErr_WriteUnraisable(future); /* the loop is gone: nothing can be told */
     Py_XDECREF(r);
@@ -150,16 +157,15 @@ static void install_fork_handlers(void)
 
 int nr_py_worker_init(nr_py_state *st)
 {
-    (void)st;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, install_fork_handlers);
     PyObject *bridge = PyImport_ImportModule("nemo_relay._bridge");
     if (bridge == NULL)
         return -1;
-    Py_XSETREF(g_run_on_loop, PyObject_GetAttrString(bridge, "run_on_loop"));
-    Py_XSETREF(g_resolve, PyObject_GetAttrString(bridge, "resolve"));
+    st->run_on_loop = PyObject_GetAttrString(bridge, "run_on_loop");
+    st->resolve = st->run_on_loop != NULL ? PyObject_GetAttrString(bridge, "resolve") : NULL;
     Py_DECREF(bridge);
-    if (g_run_on_loop == NULL || g_resolve == NULL)
+    if (st->resolve == NULL)
         return -1;
     nr_lock(&g_lock);
     g_closed = false;
