@@ -1,6 +1,6 @@
 """Build of nemo_relay's C extension (nemo_relay._native).
 
-cJSON and OpenSSL's libcrypto are found with pkg-config; a missing one stops
+cJSON, OpenSSL's libcrypto and PCRE2 are found with pkg-config; a missing one stops
 the build with a one-line message naming the Debian package to install.
 
 The bundled native plugins (plugins/<name>/<name>.c) are compiled by the
@@ -42,7 +42,7 @@ BUNDLED_PLUGINS = {
 }
 
 # pkg-config name -> Debian package that provides it
-DEPENDENCIES = {"libcjson": "libcjson-dev", "libcrypto": "libssl-dev"}
+DEPENDENCIES = {"libcjson": "libcjson-dev", "libcrypto": "libssl-dev", "libpcre2-8": "libpcre2-dev"}
 
 
 def pkg_config(*args: str) -> list[str]:
@@ -65,7 +65,7 @@ def find_dependencies() -> tuple[list[str], list[str]]:
 
 
 def c_sources() -> list[str]:
-    dirs = ["csrc/runtime", "csrc/loader", "csrc/python"]
+    dirs = ["csrc/runtime", "csrc/loader", "csrc/redact", "csrc/python"]
     return sorted(str(p.relative_to(ROOT)) for d in dirs for p in (ROOT / d).glob("*.c"))
 
 
@@ -184,7 +184,7 @@ if os.environ.get("NEMO_RELAY_SANITIZE") == "1":
 native = Extension(
     "nemo_relay._native",
     sources=c_sources(),
-    include_dirs=["csrc/include", "csrc/runtime", "csrc/loader", "csrc/python"],
+    include_dirs=["csrc/include", "csrc/runtime", "csrc/loader", "csrc/redact", "csrc/python"],
     extra_compile_args=compile_args + [f for f in cflags if not f.startswith("-I")],
     extra_link_args=link_args,
     libraries=[f[2:] for f in libs if f.startswith("-l")] + ["dl", "pthread"],

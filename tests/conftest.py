@@ -124,3 +124,16 @@ def fixture_library(tmp_path_factory):
 def plugin_dir(tmp_path):
     tmp_path.chmod(0o755)
     return tmp_path
+
+
+# ---- plugin kinds ---------------------------------------------------------------------
+
+# Kinds the runtime itself registers at import (always listed).
+BUILTIN_KINDS = ("pii_redaction",)
+
+
+def loaded_kinds() -> list[str]:
+    """plugin.list_kinds() without the built-in kinds: what tests loaded."""
+    from nemo_relay import plugin
+
+    return [k for k in plugin.list_kinds() if k not in BUILTIN_KINDS]

@@ -14,6 +14,8 @@ import pytest
 from nemo_relay import LLMRequest, ScopeType, errors, guardrails, llm, plugin, scope, subscribers, tools
 from nemo_relay.plugins import manifest, names
 
+from conftest import loaded_kinds
+
 SECRETS = ("sk-live-0123456789", "hunter2-admin", "s3cr3t-token-value", "Bearer eyJhbGciOi")
 
 ATOF_KEYS = {"kind", "atof_version", "uuid", "parent_uuid", "timestamp", "name", "data", "data_schema",
@@ -224,7 +226,7 @@ async def test_bad_redact_config_is_rejected_with_diagnostics():
     with pytest.raises(errors.InvalidConfig, match="keys must be an array of non-empty strings") as info:
         await activate(spec("redact", bad))
     assert "replacement must be a string, not a number" in str(info.value)
-    assert plugin.list_kinds() == [] and plugin.report() is None
+    assert loaded_kinds() == [] and plugin.report() is None
 
     assert diagnostics_of("redact", {"priority": 2**31})[0]["code"] == "redact.invalid_priority"
     assert diagnostics_of("redact", {"keys": None, "patterns": [], "priority": -5}) == []
@@ -355,7 +357,7 @@ async def test_unwritable_paths_are_validation_errors(tmp_path):
     with pytest.raises(errors.InvalidConfig, match="cannot open") as info:
         await activate(spec("atof_file", {"path": str(path)}))
     assert str(path) in str(info.value) and "No such file or directory" in str(info.value)
-    assert plugin.list_kinds() == [] and plugin.report() is None
+    assert loaded_kinds() == [] and plugin.report() is None
 
     (diag,) = diagnostics_of("atof_file", {"path": str(tmp_path)})
     assert diag["code"] == "atof_file.open_failed" and diag["field"] == "path"

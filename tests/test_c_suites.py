@@ -1,5 +1,5 @@
 """Runs the plain-C test programs (runtime core, semver, manifest checks, the
-redact plugin's sanitize step, ABI layout) built with ASan+UBSan: the runtime
+redact plugin's sanitize step, the PII redactor, ABI layout) built with ASan+UBSan: the runtime
 core is tested without Python."""
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ RUNTIME = sorted(str(p) for p in (ROOT / "csrc" / "runtime").glob("*.c"))
 LOADER = {name: str(ROOT / "csrc" / "loader" / f"{name}.c")
           for name in ("semver", "manifest", "sha256", "loader_util")}
 ERROR = str(ROOT / "csrc" / "runtime" / "nr_error.c")
-INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/loader", "plugins/common", "tests/c")]
+# csrc/redact without the runtime glue (pii_component.c)
+REDACT = [str(ROOT / "csrc" / "redact" / f"pii_{name}.c") for name in ("text", "detectors", "policy", "apply")]
+INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/loader", "csrc/redact", "plugins/common",
+                                      "tests/c")]
 
 SUITES = {
     "test_runtime": RUNTIME,
     "test_semver": [LOADER["semver"], LOADER["loader_util"], ERROR],
     "test_manifest": [LOADER["manifest"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"], ERROR],
     "test_redact": [],  # includes plugins/redact/redact.c itself
+    "test_pii": REDACT,
 }
 
 
@@ -29,9 +33,9 @@ def _build_and_run(tmp_path, name: str, sources: list[str], std: str = "c11") ->
     exe = tmp_path / name
     cmd = [
         *compiler(), f"-std={std}", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", *SAN_FLAGS,
-        *INCLUDES, *pkg_config("--cflags", "libcjson", "libcrypto"),
+        *INCLUDES, *pkg_config("--cflags", "libcjson", "libcrypto", "libpcre2-8"),
         str(ROOT / "tests" / "c" / f"{name}.c"), *sources, "-o", str(exe),
-        *pkg_config("--libs", "libcjson", "libcrypto"), "-lpthread",
+        *pkg_config("--libs", "libcjson", "libcrypto", "libpcre2-8"), "-lpthread",
     ]
     run_checked(cmd)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="halt_on_error=1")

@@ -18,6 +18,7 @@
 #include "nr_plugin.h"
 #include "nr_registry.h"
 #include "nr_runtime.h"
+#include "pii_component.h"
 
 /* The live module's state.  Written only at exec and at module free, both
  * under the GIL; read by runtime callbacks after they take the GIL. */
@@ -141,6 +142,20 @@ static PyObject *import_attr(const char *module, const char *name)
     return attr;
 }
 
+/* The plugin kinds that ship with the runtime (C, no Python): pii_redaction. */
+static int install_builtin_kinds(void)
+{
+    nr_error err = NR_ERROR_INIT;
+    if (nr_pii_install(&err) != NEMO_RELAY_STATUS_OK && err.kind != NR_E_ALREADY_EXISTS) {
+        PyErr_Format(PyExc_ImportError, "nemo_relay: cannot install the pii_redaction kind: %s",
+                     nr_error_message(&err));
+        nr_error_clear(&err);
+        return -1;
+    }
+    nr_error_clear(&err);
+    return 0;
+}
+
 static int module_exec(PyObject *mod)
 {
     if (g_state != NULL) {
@@ -171,6 +186,8 @@ static int module_exec(PyObject *mod)
     if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 || nr_py_middleware_init(mod) < 0)
         goto fail;
     if (PyModule_AddStringConstant(mod, "RELAY_VERSION", nr_relay_version()) < 0)
+        goto fail;
+    if (install_builtin_kinds() < 0)
         goto fail;
     nr_runtime_set_warn_hook(warn_hook);
     atomic_store(&g_alive, true);
