@@ -128,7 +128,7 @@ def test_readme_commands_run_from_the_repository_root():
     README's commands use -P, and they work with the repository root as cwd."""
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
         readme = f.read()
-    assert "python -m nemo_relay" not in readme
+    assert "\npython -m nemo_relay" not in readme and "$(python -m nemo_relay" not in readme
     assert readme.count("python -P -m nemo_relay") >= 5
     include = cli("--include", cwd=REPO)
     assert include.returncode == 0, include.stderr
