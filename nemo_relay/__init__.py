@@ -103,7 +103,19 @@ from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, s
 
 _atexit.register(_native._shutdown)
 
+from . import observability  # noqa: E402
+from .observability import (  # noqa: E402
+    AtofEndpointConfig,
+    AtofExporter,
+    AtofExporterConfig,
+    AtofExporterMode,
+)
+
 __all__ = [
+    "AtofEndpointConfig",
+    "AtofExporter",
+    "AtofExporterConfig",
+    "AtofExporterMode",
     "Event",
     "LLMAttributes",
     "LLMHandle",
@@ -125,6 +137,7 @@ __all__ = [
     "guardrails",
     "intercepts",
     "llm",
+    "observability",
     "plugin",
     "propagate_scope_to_thread",
     "scope",
