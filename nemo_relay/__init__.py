@@ -14,7 +14,18 @@ import contextvars as _contextvars
 import os as _os
 from types import TracebackType as _TracebackType
 
-from . import _native
+try:
+    from . import _native
+except ImportError:
+    _here = _os.path.dirname(__file__)
+    if any(f.startswith("_native.") and f.endswith(".so") for f in _os.listdir(_here)):
+        raise
+    # `python -m nemo_relay` run from a checkout puts the checkout first on sys.path
+    raise ImportError(
+        f"nemo_relay was imported from {_here}, a source tree without the built extension; "
+        "run Python with -P (for example `python -P -m nemo_relay ...`) or from another "
+        "directory so the installed package is used, or build in place with `pip install -e .`"
+    ) from None
 from ._native import (
     LLMHandle,
     LLMRequest,
