@@ -240,12 +240,16 @@ static bool push_key(pii_buf *path, const char *key)
 {
     if (!pii_buf_append(path, "/", 1))
         return false;
-    for (const char *k = key; *k != '\0'; k++) {
-        const char *piece = *k == '~' ? "~0" : *k == '/' ? "~1" : NULL;
-        if (!(piece != NULL ? pii_buf_append(path, piece, 2) : pii_buf_append(path, k, 1)))
+    for (;;) {
+        size_t plain = strcspn(key, "~/");
+        if (!pii_buf_append(path, key, plain))
             return false;
+        if (key[plain] == '\0')
+            return true;
+        if (!pii_buf_append(path, key[plain] == '~' ? "~0" : "~1", 2))
+            return false;
+        key += plain + 1;
     }
-    return true;
 }
 
 static bool push_index(pii_buf *path, size_t index)
@@ -284,10 +288,12 @@ static outcome walk(applier *a, const pii_rule *r, cJSON *node)
     if (r->n_targets > 0 && !leads_to_target(r, &a->path))
         return KEEP;
     size_t mark = a->path.len, index = 0;
+    bool paths = r->n_targets > 0; /* without targets no pointer is ever compared */
     cJSON *child = node->child;
     while (child != NULL) {
         cJSON *next = child->next;
-        bool ok = cJSON_IsArray(node) ? push_index(&a->path, index) : push_key(&a->path, child->string);
+        bool ok = !paths || (cJSON_IsArray(node) ? push_index(&a->path, index)
+                                                 : push_key(&a->path, child->string));
         if (!ok)
             return fail(a, "out of memory"), FAILED;
         outcome o = walk(a, r, child);
