@@ -483,6 +483,8 @@ void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char 
 {
     if (atomic_exchange(&c->ended, true))
         return;
+    if (c->handle != NULL)
+        atomic_store(&c->handle->popped, true); /* tools.call_end on it is a second end */
     if (nr_emit_wanted())
         emit_end(c, status, result, description);
     snap_drop(c); /* the call's own hold */
@@ -696,6 +698,13 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
     NemoRelayStatus st = nr_check_timestamp(ts_us, err);
     if (st != NEMO_RELAY_STATUS_OK)
         return st;
+    /* A call ends once: the first end claims the handle. */
+    if (atomic_exchange(&handle->popped, true)) {
+        char id[NR_UUID_STR_LEN];
+        nr_uuid_format(&handle->uuid, id);
+        return nr_error_set(err, NR_E_SCOPE_NOT_FOUND, "%s call %s has already ended",
+                            handle->family == NR_FAMILY_TOOL ? "tool" : "LLM", id);
+    }
     if (!nr_emit_wanted())
         return NEMO_RELAY_STATUS_OK;
     nr_call_kind kind = handle->family == NR_FAMILY_TOOL ? NR_CALL_TOOL : NR_CALL_LLM;
