@@ -26,6 +26,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -496,7 +497,19 @@ def write_benchmarks_md(result: dict[str, Any], table: str) -> None:
         ours_version=result["ours_version"], git_commit=m["git_commit"],
         dirty=" (uncommitted changes in the worktree)" if m["git_worktree_dirty"] else "",
         load=" / ".join(f"{x:.2f}" for x in m["load_average_at_start"]))
-    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING)
+    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING + kept_sections())
+
+
+def kept_sections() -> str:
+    """The sections other benchmark scripts wrote into BENCHMARKS.md between
+    <!-- section:NAME --> and <!-- /section:NAME --> (e.g. bench/pii_redaction.py):
+    a full run keeps them as they are."""
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else ""
+    blocks = re.findall(r"<!-- section:([\w-]+) -->.*?<!-- /section:\1 -->", text, flags=re.S)
+    kept = [re.search(rf"<!-- section:{name} -->.*?<!-- /section:{name} -->", text, flags=re.S).group(0)
+            for name in blocks]
+    return "".join("\n" + block + "\n" for block in kept)
 
 
 # ---- main ----------------------------------------------------------------------------------

@@ -9,8 +9,11 @@
  * null.
  *
  * Matching: one pcre2_match_data per application (so a policy is shared by
- * any number of threads); the subject's UTF-8 is checked once, by the first
- * match of each string; a detector's accept() may reject a match, and the
+ * any number of threads).  Every string of the payload is checked for UTF-8
+ * once, before the first rule (a payload with a malformed string is not
+ * recorded), so PCRE2 never re-checks a subject; what the rules write back is
+ * UTF-8 too (whole characters of the input, validated replacement and mask
+ * text, hex digests).  A detector's accept() may reject a match, and the
  * search then resumes one character further.
  */
 #include "pii_rule.h"
@@ -150,7 +153,6 @@ static bool next_match(applier *a, const pii_rule *r, const char *s, size_t n, s
 {
     while (*pos <= n) {
         int rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, *pos, *options, a->md, NULL);
-        *options |= PCRE2_NO_UTF_CHECK;
         if (rc == PCRE2_ERROR_NOMATCH)
             return false;
         if (rc < 0) {
@@ -183,7 +185,7 @@ static outcome apply_string(applier *a, const pii_rule *r, const char *s, size_t
                    : (fail(a, "out of memory"), FAILED);
     }
     size_t pos = 0, copied = 0, ms = 0, me = 0;
-    uint32_t options = 0;
+    uint32_t options = PCRE2_NO_UTF_CHECK; /* checked once per payload */
     bool any = false;
     while (next_match(a, r, s, n, &pos, &options, &ms, &me)) {
         if (r->action == PII_REMOVE)
@@ -364,6 +366,17 @@ static bool apply_rule(applier *a, const pii_rule *r, cJSON **root, bool llm_req
     return o == DROP ? drop_root(a, root, *root, headers) : o != FAILED;
 }
 
+/* Every string value of the tree is well-formed UTF-8. */
+static bool all_utf8(const cJSON *node)
+{
+    if (cJSON_IsString(node))
+        return pii_utf8_valid(node->valuestring, strlen(node->valuestring));
+    for (const cJSON *c = node->child; c != NULL; c = c->next)
+        if ((cJSON_IsArray(c) || cJSON_IsObject(c) || cJSON_IsString(c)) && !all_utf8(c))
+            return false;
+    return true;
+}
+
 bool pii_policy_apply(const pii_policy *p, cJSON **root, bool llm_request, bool *changed,
                       char **error)
 {
@@ -376,7 +389,7 @@ bool pii_policy_apply(const pii_policy *p, cJSON **root, bool llm_request, bool 
         *error = strdup("out of memory");
         return false;
     }
-    bool ok = true;
+    bool ok = all_utf8(*root) || fail(&a, "a string of the payload is not valid UTF-8");
     for (size_t i = 0; ok && i < p->n_rules; i++)
         ok = apply_rule(&a, &p->rules[i], root, llm_request);
     pcre2_match_data_free(a.md);

@@ -244,6 +244,14 @@ static void check_rule(checker *c, const cJSON *rule, const char *where, pii_rul
     const char *detector_name = get_string(c, rule, "detector", where);
     const char *replacement = get_string(c, rule, "replacement", where);
     const char *mask_char = get_string(c, rule, "mask_char", where);
+    /* what a rule writes must be UTF-8 like what it reads (see pii_apply.c) */
+    const char *texts[] = {replacement, mask_char};
+    static const char *const text_keys[] = {"replacement", "mask_char"};
+    for (int i = 0; i < 2; i++)
+        if (texts[i] != NULL && !pii_utf8_valid(texts[i], strlen(texts[i]))) {
+            snprintf(field, sizeof field, "%s.%s", where, text_keys[i]);
+            report(c, LV_ERROR, INVALID, field, "%s is not valid UTF-8", field);
+        }
     long long affix[2] = {-1, -1};
     static const char *const affix_keys[] = {"unmasked_prefix", "unmasked_suffix"};
     for (int i = 0; i < 2; i++) {

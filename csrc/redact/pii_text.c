@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,47 @@ size_t pii_utf8_count(const char *s, size_t n)
         if (((unsigned char)s[i] & 0xC0) != 0x80)
             count++;
     return count;
+}
+
+bool pii_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            /* ASCII runs, eight bytes at a time */
+            uint64_t w;
+            while (end - p >= 8 && (memcpy(&w, p, 8), (w & 0x8080808080808080u) == 0))
+                p += 8;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (*p >= 0xC2 && *p <= 0xDF) {
+            len = 2;
+            cp = *p & 0x1Fu;
+        } else if (*p >= 0xE0 && *p <= 0xEF) {
+            len = 3;
+            cp = *p & 0x0Fu;
+        } else if (*p >= 0xF0 && *p <= 0xF4) {
+            len = 4;
+            cp = *p & 0x07u;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) < len)
+            return false;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3Fu);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+        p += len;
+    }
+    return true;
 }
 
 bool pii_mask_generic(pii_buf *out, const char *s, size_t n, const char *mask, size_t prefix,

@@ -32,6 +32,10 @@ size_t pii_utf8_len(unsigned char c);
 /* Number of characters (code points) in s[0..n). */
 size_t pii_utf8_count(const char *s, size_t n);
 
+/* Whether s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points above U+10FFFF: what PCRE2 accepts). */
+bool pii_utf8_valid(const char *s, size_t n);
+
 /* Appends s[0..n) with every character but the first `prefix` and the last
  * `suffix` replaced by mask; unchanged when it has no more than
  * prefix + suffix characters. */
