@@ -35,12 +35,29 @@ from ._native import (
     ScopeStack,
     ToolHandle,
     create_scope_stack,
-    get_scope_stack,
     propagate_scope_to_thread,
     scope_stack_active,
     set_thread_scope_stack,
 )
+from ._stack_cache import _scope_stack_var, get_scope_stack  # noqa: F401
 from ._types import LLMAttributes, ScopeAttributes, ScopeType, ToolAttributes
+from ._types import (  # type aliases, with NeMo Relay's names
+    Json,
+    JsonObject,
+    JsonPrimitive,
+    JsonValue,
+    LlmConditionalExecutionGuardrail,
+    LlmExecutionIntercept,
+    LlmRequestIntercept,
+    LlmSanitizeRequestGuardrail,
+    LlmSanitizeResponseGuardrail,
+    LlmStreamExecutionIntercept,
+    ToolConditionalExecutionGuardrail,
+    ToolExecutionIntercept,
+    ToolRequestIntercept,
+    ToolSanitizeGuardrail,
+    UnsupportedBehavior,
+)
 
 __version__ = "0.5.0"
 
@@ -114,8 +131,35 @@ from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, s
 
 _atexit.register(_native._shutdown)
 
+from . import observability  # noqa: E402
+from .observability import (  # noqa: E402
+    AtofEndpointConfig,
+    AtofExporter,
+    AtofExporterConfig,
+    AtofExporterMode,
+)
+
 __all__ = [
+    "AtofEndpointConfig",
+    "AtofExporter",
+    "AtofExporterConfig",
+    "AtofExporterMode",
     "Event",
+    "Json",
+    "JsonObject",
+    "JsonPrimitive",
+    "JsonValue",
+    "LlmConditionalExecutionGuardrail",
+    "LlmExecutionIntercept",
+    "LlmRequestIntercept",
+    "LlmSanitizeRequestGuardrail",
+    "LlmSanitizeResponseGuardrail",
+    "LlmStreamExecutionIntercept",
+    "ToolConditionalExecutionGuardrail",
+    "ToolExecutionIntercept",
+    "ToolRequestIntercept",
+    "ToolSanitizeGuardrail",
+    "UnsupportedBehavior",
     "LLMAttributes",
     "LLMHandle",
     "LLMRequest",
@@ -136,6 +180,7 @@ __all__ = [
     "guardrails",
     "intercepts",
     "llm",
+    "observability",
     "plugin",
     "propagate_scope_to_thread",
     "scope",
