@@ -23,32 +23,29 @@ Sync agents (``invoke``) use the sync pipeline (``execute_sync``), async ones
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from langchain.agents.middleware import AgentMiddleware, ExtendedModelResponse, ModelRequest, ModelResponse
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage, messages_from_dict
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
 import nemo_relay
-from nemo_relay import LLMRequest, errors
+from nemo_relay import LLMRequest
 
 from . import _managed
-from .callbacks import current_run_scope
+from ._kept import Kept
 from ._payloads import Json, messages_from_json, messages_to_json, model_name, to_json, tool_names
+from ._tool_calls import ToolRejection, arun_tool_call, check_rejection, run_tool_call
+from .callbacks import current_run_scope
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
     from langgraph.prebuilt.tool_node import ToolCallRequest
-    from langgraph.types import Command
 
-    ToolResult: TypeAlias = ToolMessage | Command[Any]
+    from ._tool_calls import ToolResult
 
 __all__ = ["NemoRelayMiddleware"]
 
 ModelResult = ModelResponse[Any] | AIMessage | ExtendedModelResponse[Any]
-ToolRejection = Literal["message", "raise"]
 
 
 # ---- model calls ------------------------------------------------------------------------
@@ -132,54 +129,13 @@ def model_result_from_json(value: Json) -> ModelResponse[Any]:
     )
 
 
-# ---- tool calls ------------------------------------------------------------------------
-
-
-def tool_result_json(result: ToolResult) -> Json:
-    """A tool call's result as recorded: the ToolMessage's dict, or the Command."""
-    return to_json(result)
-
-
-def tool_result_from_json(value: Json, request: ToolCallRequest) -> ToolResult:
-    """A tool result an execution intercept produced, as a ``ToolMessage``."""
-    call = request.tool_call
-    if isinstance(value, dict) and isinstance(value.get("type"), str) and isinstance(value.get("data"), dict):
-        message = messages_from_dict([value])[0]
-        if isinstance(message, ToolMessage):
-            return message
-    content = value if isinstance(value, str) else json.dumps(value)
-    return ToolMessage(content=content, tool_call_id=call.get("id") or "", name=call["name"])
-
-
-class _Kept:
-    """The last result the function produced, with its JSON: when the
-    pipeline hands back that same JSON the original object is returned, so
-    Python-only parts (structured responses, artifacts) survive."""
-
-    __slots__ = ("json", "value", "set")
-
-    def __init__(self) -> None:
-        self.set = False
-        self.json: Json = None
-        self.value: Any = None
-
-    def keep(self, value: Any, as_json: Json) -> Json:
-        self.set, self.value, self.json = True, value, as_json
-        return as_json
-
-    def matches(self, out: Json) -> bool:
-        return self.set and out == self.json
-
-
 class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
     """Route a LangChain agent's model and tool calls through nemo_relay."""
 
     def __init__(self, *, name: str = "NemoRelayMiddleware", tool_rejection: ToolRejection = "message") -> None:
         super().__init__()
-        if tool_rejection not in ("message", "raise"):
-            raise ValueError(f"tool_rejection must be 'message' or 'raise', not {tool_rejection!r}")
         self._name = name
-        self._tool_rejection: ToolRejection = tool_rejection
+        self._tool_rejection = check_rejection(tool_rejection)
 
     @property
     def name(self) -> str:
@@ -196,7 +152,7 @@ class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         """Run the model call through ``llm.execute_sync``."""
         name = model_call_name(request)
         sent = model_request_content(request)
-        kept = _Kept()
+        kept = Kept()
 
         def call(req: LLMRequest) -> Json:
             with _managed.managed("llm"):
@@ -216,7 +172,7 @@ class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         """Run the model call through ``await llm.execute``."""
         name = model_call_name(request)
         sent = model_request_content(request)
-        kept = _Kept()
+        kept = Kept()
 
         async def call(req: LLMRequest) -> Json:
             with _managed.managed("llm"):
@@ -230,47 +186,13 @@ class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
 
     # ---- tool calls --------------------------------------------------------------------
 
-    def _rejected(self, request: ToolCallRequest, error: errors.GuardrailRejected) -> ToolMessage:
-        if self._tool_rejection == "raise":
-            raise error
-        call = request.tool_call
-        return ToolMessage(
-            content=f"Tool call rejected by a guardrail: {error.reason}",
-            tool_call_id=call.get("id") or "",
-            name=call["name"],
-            status="error",
-        )
-
-    @staticmethod
-    def _with_args(request: ToolCallRequest, original: Json, args: Json) -> ToolCallRequest:
-        if args == original:
-            return request
-        if not isinstance(args, dict):
-            raise TypeError(f"a LangChain tool call's args must stay a JSON object, not {type(args).__name__}")
-        return request.override(tool_call={**request.tool_call, "args": args})
-
     def wrap_tool_call(
         self,
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolResult],
     ) -> ToolResult:
         """Run the tool call through ``tools.execute_sync``."""
-        call = request.tool_call
-        args = to_json(call.get("args") or {})
-        kept = _Kept()
-
-        def run(new_args: Json) -> Json:
-            with _managed.managed("tool"):
-                result = handler(self._with_args(request, args, new_args))
-            return kept.keep(result, tool_result_json(result))
-
-        try:
-            out = nemo_relay.tools.execute_sync(
-                call["name"], args, run, handle=current_run_scope(), tool_call_id=call.get("id")  # type: ignore[arg-type]
-            )
-        except errors.GuardrailRejected as e:
-            return self._rejected(request, e)
-        return kept.value if kept.matches(out) else tool_result_from_json(out, request)  # type: ignore[no-any-return]
+        return run_tool_call(request, handler, self._tool_rejection)
 
     async def awrap_tool_call(
         self,
@@ -278,19 +200,4 @@ class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
         """Run the tool call through ``await tools.execute``."""
-        call = request.tool_call
-        args = to_json(call.get("args") or {})
-        kept = _Kept()
-
-        async def run(new_args: Json) -> Json:
-            with _managed.managed("tool"):
-                result = await handler(self._with_args(request, args, new_args))
-            return kept.keep(result, tool_result_json(result))
-
-        try:
-            out = await nemo_relay.tools.execute(
-                call["name"], args, run, handle=current_run_scope(), tool_call_id=call.get("id")  # type: ignore[arg-type]
-            )
-        except errors.GuardrailRejected as e:
-            return self._rejected(request, e)
-        return kept.value if kept.matches(out) else tool_result_from_json(out, request)  # type: ignore[no-any-return]
+        return await arun_tool_call(request, handler, self._tool_rejection)
