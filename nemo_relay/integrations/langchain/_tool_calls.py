@@ -19,7 +19,7 @@ from nemo_relay import errors
 from . import _managed
 from ._kept import Kept
 from ._payloads import Json, to_json
-from .callbacks import current_run_scope
+from .callbacks import run_parent
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -35,8 +35,10 @@ ToolRejection = Literal["message", "raise"]
 
 
 def check_rejection(value: str) -> ToolRejection:
-    if value == "message" or value == "raise":
-        return value
+    if value == "message":
+        return "message"
+    if value == "raise":
+        return "raise"
     raise ValueError(f"tool_rejection must be 'message' or 'raise', not {value!r}")
 
 
@@ -90,11 +92,11 @@ def run_tool_call(
 
     try:
         out = nemo_relay.tools.execute_sync(
-            call["name"], args, run, handle=current_run_scope(), tool_call_id=call.get("id")  # type: ignore[arg-type]
+            call["name"], args, run, handle=run_parent(), tool_call_id=call.get("id")
         )
     except errors.GuardrailRejected as e:
         return _rejected(request, e, rejection)
-    return kept.value if kept.matches(out) else tool_result_from_json(out, request)  # type: ignore[no-any-return]
+    return kept.value if kept.matches(out) else tool_result_from_json(out, request)
 
 
 async def arun_tool_call(
@@ -114,8 +116,8 @@ async def arun_tool_call(
 
     try:
         out = await nemo_relay.tools.execute(
-            call["name"], args, run, handle=current_run_scope(), tool_call_id=call.get("id")  # type: ignore[arg-type]
+            call["name"], args, run, handle=run_parent(), tool_call_id=call.get("id")
         )
     except errors.GuardrailRejected as e:
         return _rejected(request, e, rejection)
-    return kept.value if kept.matches(out) else tool_result_from_json(out, request)  # type: ignore[no-any-return]
+    return kept.value if kept.matches(out) else tool_result_from_json(out, request)

@@ -28,7 +28,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -434,3 +434,9 @@ def current_run_scope() -> AnyHandle | None:
             if scope is not None:
                 return scope
     return None
+
+
+def run_parent() -> ScopeHandle | None:
+    """``current_run_scope()`` typed as the ``handle=`` argument of a managed
+    call (the runtime takes any handle as a parent)."""
+    return cast("ScopeHandle | None", current_run_scope())

@@ -36,7 +36,7 @@ from . import _managed
 from ._kept import Kept
 from ._payloads import Json, messages_from_json, messages_to_json, model_name, to_json, tool_names
 from ._tool_calls import ToolRejection, arun_tool_call, check_rejection, run_tool_call
-from .callbacks import current_run_scope
+from .callbacks import run_parent
 
 if TYPE_CHECKING:
     from langgraph.prebuilt.tool_node import ToolCallRequest
@@ -129,7 +129,7 @@ def model_result_from_json(value: Json) -> ModelResponse[Any]:
     )
 
 
-class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+class NemoRelayMiddleware(AgentMiddleware):
     """Route a LangChain agent's model and tool calls through nemo_relay."""
 
     def __init__(self, *, name: str = "NemoRelayMiddleware", tool_rejection: ToolRejection = "message") -> None:
@@ -160,9 +160,9 @@ class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             return kept.keep(result, model_result_json(result))
 
         out = nemo_relay.llm.execute_sync(
-            name, LLMRequest({}, sent), call, handle=current_run_scope(), model_name=name  # type: ignore[arg-type]
+            name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
         )
-        return kept.value if kept.matches(out) else model_result_from_json(out)  # type: ignore[no-any-return]
+        return kept.value if kept.matches(out) else model_result_from_json(out)
 
     async def awrap_model_call(
         self,
@@ -180,9 +180,9 @@ class NemoRelayMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             return kept.keep(result, model_result_json(result))
 
         out = await nemo_relay.llm.execute(
-            name, LLMRequest({}, sent), call, handle=current_run_scope(), model_name=name  # type: ignore[arg-type]
+            name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
         )
-        return kept.value if kept.matches(out) else model_result_from_json(out)  # type: ignore[no-any-return]
+        return kept.value if kept.matches(out) else model_result_from_json(out)
 
     # ---- tool calls --------------------------------------------------------------------
 

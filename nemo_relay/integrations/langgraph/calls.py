@@ -24,7 +24,7 @@ from ..langchain import _managed
 from ..langchain._kept import Kept
 from ..langchain._payloads import Json, messages_from_json, messages_to_json, model_name
 from ..langchain._tool_calls import ToolRejection, arun_tool_call, check_rejection, run_tool_call
-from ..langchain.callbacks import current_run_scope
+from ..langchain.callbacks import run_parent
 
 __all__ = ["ainvoke_model", "invoke_model", "managed_tool_node"]
 
@@ -96,7 +96,7 @@ def invoke_model(
         return kept.keep(result, {"messages": messages_to_json([result])})
 
     out = nemo_relay.llm.execute_sync(
-        name, LLMRequest({}, sent), call, handle=current_run_scope(), model_name=name  # type: ignore[arg-type]
+        name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
     )
     return _result(kept, out)
 
@@ -116,6 +116,6 @@ async def ainvoke_model(
         return kept.keep(result, {"messages": messages_to_json([result])})
 
     out = await nemo_relay.llm.execute(
-        name, LLMRequest({}, sent), call, handle=current_run_scope(), model_name=name  # type: ignore[arg-type]
+        name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
     )
     return _result(kept, out)
