@@ -358,8 +358,9 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
         if tool_chunks:
             data["tool_call_chunks"] = to_json(tool_chunks)
         try:
-            # a managed call's chunks go to the scope current inside it
-            nemo_relay.scope.event("llm.chunk", handle=run.handle, data=data)  # type: ignore[arg-type]
+            # a managed call's chunks go under the run's parent (the graph node)
+            parent = run.handle if run.handle is not None else run.parent_for_children
+            nemo_relay.scope.event("llm.chunk", handle=parent, data=data)  # type: ignore[arg-type]
         except Exception:
             _logger.warning("nemo_relay: could not record a streamed token", exc_info=True)
 
