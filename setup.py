@@ -11,6 +11,10 @@ generated relay-plugin.toml whose integrity.sha256 is the library's digest.
 Environment switches (used by ./dev and CI):
   NEMO_RELAY_WERROR=1    compile our C with -Werror
   NEMO_RELAY_SANITIZE=1  compile and link with -fsanitize=address,undefined
+
+Each flavour builds in its own directory (build/plain, build/asan): setuptools
+reuses an up-to-date extension it finds in the build tree, so a shared one
+would hand one flavour's binaries to the other.
 """
 
 import hashlib
@@ -181,6 +185,9 @@ if os.environ.get("NEMO_RELAY_SANITIZE") == "1":
     plugin_compile_args += san
     plugin_link_args += ["-fsanitize=address,undefined"]
 
+SANITIZE = os.environ.get("NEMO_RELAY_SANITIZE") == "1"
+BUILD_BASE = "build/asan" if SANITIZE else "build/plain"
+
 native = Extension(
     "nemo_relay._native",
     sources=c_sources(),
@@ -190,7 +197,10 @@ native = Extension(
     libraries=[f[2:] for f in libs if f.startswith("-l")] + ["dl", "pthread"],
     library_dirs=[f[2:] for f in libs if f.startswith("-L")],
     define_macros=[("NR_RELAY_VERSION", json.dumps(VERSION))],
+    # a changed header rebuilds the extension (setuptools only compares .c times)
+    depends=sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("csrc/*/*.h")),
 )
 native.include_dirs += [f[2:] for f in cflags if f.startswith("-I")]
 
-setup(ext_modules=[native], cmdclass={"build_py": BuildPyWithHeader, "build_ext": BuildExtWithPlugins})
+setup(ext_modules=[native], cmdclass={"build_py": BuildPyWithHeader, "build_ext": BuildExtWithPlugins},
+      options={"build": {"build_base": BUILD_BASE}})

@@ -130,6 +130,7 @@ void nr_manifest_clear(nr_manifest *m)
     free(m->source.artifact);
     free(m->integrity.sha256);
     free(m->integrity.signature);
+    nr_mf_warnings_clear(&m->warnings);
     memset(m, 0, sizeof *m);
 }
 
@@ -222,6 +223,15 @@ static NemoRelayStatus nr_mf_decode(const nr_mf_decoder *d, const cJSON *root, n
 
     if (!cJSON_IsObject(root))
         return nr_mf_decode_fail(d, "expected a JSON object (TOML table) at the top level");
+    /* a misspelt name is an error before anything it hides is reported missing */
+    if ((st = nr_mf_check_names(root, &m->warnings, d->err)) != NEMO_RELAY_STATUS_OK) {
+        if (d->err != NULL && d->err->kind == NR_E_INVALID_CONFIG) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "invalid %s", d->label);
+            nr_error_prefix(d->err, prefix);
+        }
+        return st;
+    }
 
     /* manifest_version: an unsigned 32-bit integer */
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "manifest_version");
@@ -932,8 +942,14 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
                 goto done;
             }
             if (!nr_mf_sha256_matches(m->integrity.sha256, actual_hex)) {
+                const char *want;
+                size_t want_len;
+                nr_mf_trim(m->integrity.sha256, &want, &want_len);
                 st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "sha256", pid, manifest,
-                                    "native plugin library '%s' sha256 mismatch", library_path);
+                                    "native plugin library '%s' sha256 mismatch: integrity.sha256 is "
+                                    "'%.*s' but the library's digest is 'sha256:%s' (print it with "
+                                    "`python -m nemo_relay plugin digest`)",
+                                    library_path, (int)want_len, want, actual_hex);
                 goto done;
             }
         }

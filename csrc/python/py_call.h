@@ -27,6 +27,7 @@ typedef struct nr_py_env {
     PyObject *loop;    /* the caller's running loop, or NULL (sync twin) */
     PyObject *context; /* the caller's context, or NULL (sync twin: use the current one) */
     PyObject *state;   /* borrowed CallState of the call, set once it exists */
+    int sync;          /* a sync twin: a Python intercept's `next` returns the value */
 } nr_py_env;
 
 /* What the Python-side pieces of one managed call share. */
