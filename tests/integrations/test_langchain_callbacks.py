@@ -4,6 +4,7 @@ calls and tool calls, with LangChain's fake chat models (no network)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import textwrap
@@ -215,3 +216,31 @@ def test_an_agent_run_tree(events, use_async):
     assert handler.open_runs == 0
     assert scope.get_handle() == before
     assert nemo_relay.scope.get_handle() == before
+
+
+def test_the_handler_sanitizes_every_payload_it_records(events):
+    def scrub(value):
+        return json.loads(json.dumps(value).replace("sk-live-123", "***"))
+
+    handler = NemoRelayCallbackHandler(sanitize=scrub)
+    model = GenericFakeChatModel(messages=iter(["your key is sk-live-123"]))
+    chain = RunnableLambda(lambda q: [HumanMessage(q)]) | model
+
+    out = chain.invoke("remember sk-live-123", config={"callbacks": [handler]})
+
+    assert out.content == "your key is sk-live-123"  # the caller gets the real value
+    recorded = json.dumps(events.dicts())
+    assert "sk-live-123" not in recorded and "***" in recorded
+
+
+def test_a_failing_handler_sanitizer_records_null_and_warns(events):
+    def broken(value):
+        raise KeyError("boom")
+
+    handler = NemoRelayCallbackHandler(sanitize=broken)
+    with pytest.warns(RuntimeWarning, match="sanitize failed"):
+        RunnableLambda(lambda q: q.upper()).invoke("secret", config={"callbacks": [handler]})
+    start = events.one("RunnableLambda", "start")
+    assert start.data is None and end_of(events.events, start).data is None
+    with pytest.raises(TypeError, match="sanitize must be callable"):
+        NemoRelayCallbackHandler(sanitize="nope")  # type: ignore[arg-type]

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 from uuid import UUID
@@ -129,10 +130,28 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
     run_inline = True
     raise_error = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, sanitize: Callable[[Json], Json] | None = None) -> None:
+        """``sanitize``, when given, rewrites every payload the handler records
+        (chain inputs and outputs, prompts, tool inputs, results, tokens)
+        before it is recorded; registered tool and LLM sanitizers still apply
+        to the calls on top.  Like those, it fails closed: if it raises, the
+        payload is recorded as null and a RuntimeWarning names the error."""
         super().__init__()
+        if sanitize is not None and not callable(sanitize):
+            raise TypeError(f"sanitize must be callable, not {type(sanitize).__name__}")
+        self._sanitize = sanitize
         self._runs: dict[UUID, _Run] = {}
         self._lock = threading.Lock()
+
+    def _clean(self, payload: Json) -> Json:
+        if self._sanitize is None or payload is None:
+            return payload
+        try:
+            return self._sanitize(payload)
+        except Exception as e:
+            warnings.warn(f"nemo_relay: the callback handler's sanitize failed ({e!r}); the recorded payload is null",
+                          RuntimeWarning, stacklevel=2)
+            return None
 
     @property
     def open_runs(self) -> int:
@@ -191,7 +210,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
                     name,
                     scope_type,
                     handle=under,  # type: ignore[arg-type]  # any handle can parent a scope
-                    input=input,
+                    input=self._clean(input),
                     metadata=_run_metadata(run_id, tags, metadata),
                 )
         except Exception:
@@ -204,6 +223,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
         run = self._take(run_id)
         if run is None or run.handle is None:
             return
+        output = self._clean(output)
         try:
             if isinstance(run.handle, ScopeHandle):
                 assert run.stack is not None
@@ -292,7 +312,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
         try:
             handle = nemo_relay.llm.call(
                 name,
-                LLMRequest({}, content),
+                LLMRequest({}, self._clean(content)),
                 handle=parent,  # type: ignore[arg-type]  # any handle can parent a call
                 model_name=name,
                 metadata=_run_metadata(run_id, tags, metadata),
@@ -360,7 +380,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
         try:
             # a managed call's chunks go under the run's parent (the graph node)
             parent = run.handle if run.handle is not None else run.parent_for_children
-            nemo_relay.scope.event("llm.chunk", handle=parent, data=data)  # type: ignore[arg-type]
+            nemo_relay.scope.event("llm.chunk", handle=parent, data=self._clean(data))  # type: ignore[arg-type]
         except Exception:
             _logger.warning("nemo_relay: could not record a streamed token", exc_info=True)
 
@@ -397,7 +417,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
         try:
             handle = nemo_relay.tools.call(
                 name,
-                to_json(inputs) if inputs is not None else input_str,
+                self._clean(to_json(inputs) if inputs is not None else input_str),
                 handle=parent,  # type: ignore[arg-type]  # any handle can parent a call
                 tool_call_id=call_id if isinstance(call_id, str) else None,
                 metadata=_run_metadata(run_id, tags, metadata),

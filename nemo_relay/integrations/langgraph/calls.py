@@ -28,7 +28,7 @@ from ..langchain.callbacks import run_parent
 
 __all__ = ["ainvoke_model", "invoke_model", "managed_tool_node"]
 
-ChatModel = Runnable[LanguageModelInput, BaseMessage]
+ChatModel = Runnable[LanguageModelInput, AIMessage]
 
 
 def managed_tool_node(
@@ -70,11 +70,14 @@ def _messages_for(messages: Sequence[BaseMessage], sent: dict[str, Json], req: L
     return messages_from_json(content.get("messages"))
 
 
-def _result(kept: Kept, out: Json) -> BaseMessage:
+def _result(kept: Kept, out: Json) -> AIMessage:
     if kept.matches(out):
         return kept.value  # type: ignore[no-any-return]
     if isinstance(out, dict) and isinstance(out.get("messages"), list) and out["messages"]:
-        return messages_from_json(out["messages"])[-1]
+        message = messages_from_json(out["messages"])[-1]
+        if isinstance(message, AIMessage):
+            return message
+        return AIMessage(content=message.content)
     if isinstance(out, str):
         return AIMessage(content=out)
     raise TypeError(f"a model call's result must be {{'messages': [message dicts]}} or a string, not {out!r:.80}")
@@ -82,7 +85,7 @@ def _result(kept: Kept, out: Json) -> BaseMessage:
 
 def invoke_model(
     model: ChatModel, messages: Sequence[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
-) -> BaseMessage:
+) -> AIMessage:
     """``model.invoke(messages, config, **kwargs)`` as a managed LLM call
     (``llm.execute_sync``): request intercepts may edit the ``messages``
     (LangChain's message dicts), execution intercepts may replace the result."""
@@ -103,7 +106,7 @@ def invoke_model(
 
 async def ainvoke_model(
     model: ChatModel, messages: Sequence[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
-) -> BaseMessage:
+) -> AIMessage:
     """``await model.ainvoke(messages, config, **kwargs)`` as a managed LLM
     call (``await llm.execute``)."""
     name, sent = _prepare(model, messages)
