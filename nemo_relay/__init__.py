@@ -131,7 +131,19 @@ from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, s
 
 _atexit.register(_native._shutdown)
 
+from . import observability  # noqa: E402
+from .observability import (  # noqa: E402
+    AtofEndpointConfig,
+    AtofExporter,
+    AtofExporterConfig,
+    AtofExporterMode,
+)
+
 __all__ = [
+    "AtofEndpointConfig",
+    "AtofExporter",
+    "AtofExporterConfig",
+    "AtofExporterMode",
     "Event",
     "Json",
     "JsonObject",
@@ -168,6 +180,7 @@ __all__ = [
     "guardrails",
     "intercepts",
     "llm",
+    "observability",
     "plugin",
     "propagate_scope_to_thread",
     "scope",
