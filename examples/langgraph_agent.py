@@ -1,7 +1,7 @@
 """A small LangGraph agent recorded by nemo_relay: a fake chat model asks for
 two tool calls, a guardrail rejects one, the bundled ``redact`` plugin keeps an API
-key out of the record, and every event is written as ATOF JSON lines by the bundled
-``atof_file`` plugin.  Prints the event tree.
+key out of the record, and ``AtofExporter`` writes every event as an ATOF JSON
+line.  Prints the event tree.
 
     pip install '.[langgraph]'      # or ./dev test, which installs every extra
     python examples/langgraph_agent.py [events.jsonl]
@@ -25,7 +25,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 import nemo_relay
-from nemo_relay import guardrails, plugin, subscribers
+from nemo_relay import AtofExporter, AtofExporterConfig, AtofExporterMode, guardrails, plugin, subscribers
 from nemo_relay.integrations.langgraph import NemoRelayCallbackHandler, ainvoke_model, managed_tool_node
 from nemo_relay.plugins import manifest
 
@@ -102,26 +102,27 @@ def print_tree(events: list[nemo_relay.Event]) -> None:
 
 async def main(output: str) -> None:
     events: list[nemo_relay.Event] = []
+    config = AtofExporterConfig()
+    config.output_directory, config.filename = os.path.split(output)
+    config.mode = AtofExporterMode.Overwrite
+    exporter = AtofExporter(config)
+    exporter.register("atof")
     subscribers.register("tree", events.append)
     guardrails.register_tool_conditional_execution("no-deletes", 0, no_deletes)
-    specs = [
-        # redact keeps the key out of every recorded tool and LLM payload
-        plugin.DynamicPluginActivationSpec("redact", "native", manifest("redact"),
-                                           config={"keys": ["api_key"], "patterns": ["sk-live-\\w+"]}),
-        plugin.DynamicPluginActivationSpec("atof_file", "native", manifest("atof_file"),
-                                           config={"path": output, "mode": "overwrite"}),
-    ]
+    # redact keeps the key out of every recorded tool and LLM payload
+    specs = [plugin.DynamicPluginActivationSpec("redact", "native", manifest("redact"),
+                                                config={"keys": ["api_key"], "patterns": ["sk-live-\\w+"]})]
     try:
         async with await plugin.initialize_with_dynamic_plugins(None, specs):
             result = await build().ainvoke({"messages": [HumanMessage("What's the weather in Paris?")]},
                                            config={"callbacks": [NemoRelayCallbackHandler(sanitize=scrub)]})
-            subscribers.flush()
     finally:
         guardrails.deregister_tool_conditional_execution("no-deletes")
         subscribers.deregister("tree")
+        exporter.shutdown()  # deregisters, writes out what is queued, closes
     print_tree(events)
     print(f"answer: {result['messages'][-1].content}")
-    print(f"{len(events)} events written to {output}")
+    print(f"{len(events)} events written to {exporter.path}")
 
 
 if __name__ == "__main__":
