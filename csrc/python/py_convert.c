@@ -395,9 +395,15 @@ nr_value *nr_py_value_checked(PyObject *obj)
     nr_value *v = nr_py_value_wrap(obj);
     nr_error err = NR_ERROR_INIT;
     if (v != NULL && nr_value_json(v, &err) == NULL) {
-        nr_value_release(v);
-        v = NULL;
-        nr_py_raise(&err); /* the conversion's ValueError, message unchanged */
+        nr_error_clear(&err);
+        /* Not convertible: a wrong type fails here, as with no native
+         * plugin; JSON types that still cannot be converted (NUL, a lone
+         * surrogate, a huge int) go on unchanged, their record null with a
+         * warning. */
+        if (nr_py_check_json(obj) < 0) {
+            nr_value_release(v);
+            v = NULL;
+        }
     }
     return v;
 }

@@ -45,7 +45,8 @@ nr_value *nr_py_value_wrap(PyObject *obj);
 /* obj as a value for the runtime, checked to be JSON in one walk: when
  * native middleware exists (it reads JSON, without the GIL) it is converted
  * now, while this thread holds the GIL, the conversion being the check;
- * otherwise nr_py_check_json, then a wrap.  The value wraps obj either way.
+ * otherwise nr_py_check_json, then a wrap.  The value wraps obj either way;
+ * JSON types that cannot be converted (NUL, lone surrogate, huge int) pass.
  * NULL with ValueError (or MemoryError) set. */
 nr_value *nr_py_value_checked(PyObject *obj);
 
