@@ -512,37 +512,65 @@ def test_hashes_are_the_same_in_every_process(tmp_path):
 # ---- the exported file ---------------------------------------------------------------------
 
 
-async def test_nothing_redacted_reaches_the_atof_file(tmp_path):
-    from nemo_relay.plugins import manifest
-
-    secrets = {name: case[0] for name, case in CASES.items()}
-    path = tmp_path / "events.jsonl"
-    rules = [BuiltinConfig(action="redact", detector=d) for d in DETECTORS]
+async def run_workload(secrets: dict[str, str]) -> None:
+    """A tool call, an LLM call and a stream, every secret in each."""
     text = " ; ".join(secrets.values())
 
     async def model(request):
         for secret in secrets.values():
             yield {"delta": f"chunk {secret}\n"}
 
-    spec = plugin.DynamicPluginActivationSpec("atof_file", "native", manifest("atof_file"),
-                                              config={"path": str(path), "mode": "overwrite"})
     chunks: list = []
-    async with await plugin.initialize_with_dynamic_plugins(
-            plugin.PluginConfig(components=[ComponentSpec(config_of(*rules))]), [spec]):
-        tools.execute_sync("tool", {"text": text, "nested": [{"deep": secrets["jwt"]}]}, lambda a: {"echo": a})
-        await llm.execute("model", LLMRequest({"Authorization": secrets["bearer_token"]},
-                                              {"messages": [{"role": "user", "content": text}]}),
-                          lambda r: {"content": text})
-        stream = await llm.stream_execute("stream", LLMRequest({}, {"q": text}), model, chunks.append,
-                                          lambda: {"text": "".join(c["delta"] for c in chunks)})
-        assert len([c async for c in stream]) == len(secrets)
-    written = path.read_text()
+    tools.execute_sync("tool", {"text": text, "nested": [{"deep": secrets["jwt"]}]}, lambda a: {"echo": a})
+    await llm.execute("model", LLMRequest({"Authorization": secrets["bearer_token"]},
+                                          {"messages": [{"role": "user", "content": text}]}),
+                      lambda r: {"content": text})
+    stream = await llm.stream_execute("stream", LLMRequest({}, {"q": text}), model, chunks.append,
+                                      lambda: {"text": "".join(c["delta"] for c in chunks)})
+    assert len([c async for c in stream]) == len(secrets)
+
+
+def assert_nothing_leaked(written: str, secrets: dict[str, str]) -> None:
     assert len(written.splitlines()) == 2 + 2 + 2 + len(secrets)
     leaked = [name for name, secret in secrets.items() if secret in written]
     # the file is JSON: "/" may be written escaped, so check that form too
     leaked += [name for name, secret in secrets.items() if json.dumps(secret)[1:-1] in written]
     assert not leaked, f"leaked into the ATOF file: {leaked}\n{written}"
     assert "[REDACTED]" in written
+
+
+ALL_RULES = [BuiltinConfig(action="redact", detector=d) for d in DETECTORS]
+
+
+async def test_nothing_redacted_reaches_the_atof_file_plugins_file(tmp_path):
+    from nemo_relay.plugins import manifest
+
+    secrets = {name: case[0] for name, case in CASES.items()}
+    path = tmp_path / "events.jsonl"
+    spec = plugin.DynamicPluginActivationSpec("atof_file", "native", manifest("atof_file"),
+                                              config={"path": str(path), "mode": "overwrite"})
+    async with await plugin.initialize_with_dynamic_plugins(
+            plugin.PluginConfig(components=[ComponentSpec(config_of(*ALL_RULES))]), [spec]):
+        await run_workload(secrets)
+    assert_nothing_leaked(path.read_text(), secrets)
+
+
+async def test_nothing_redacted_reaches_the_atof_exporters_file(tmp_path):
+    import nemo_relay
+
+    secrets = {name: case[0] for name, case in CASES.items()}
+    config = nemo_relay.AtofExporterConfig()
+    config.output_directory = str(tmp_path)
+    config.filename = "exported.jsonl"
+    exporter = nemo_relay.AtofExporter(config)
+    exporter.register("pii-atof")
+    try:
+        async with plugin.plugin(plugin.PluginConfig(components=[ComponentSpec(config_of(*ALL_RULES))])):
+            await run_workload(secrets)
+    finally:
+        exporter.deregister("pii-atof")
+        exporter.shutdown()
+    assert_nothing_leaked((tmp_path / "exported.jsonl").read_text(), secrets)
 
 
 def test_the_readme_example_runs(tmp_path):
