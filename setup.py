@@ -65,7 +65,7 @@ def find_dependencies() -> tuple[list[str], list[str]]:
 
 
 def c_sources() -> list[str]:
-    dirs = ["csrc/runtime", "csrc/loader", "csrc/python"]
+    dirs = ["csrc/runtime", "csrc/codecs", "csrc/loader", "csrc/python"]
     return sorted(str(p.relative_to(ROOT)) for d in dirs for p in (ROOT / d).glob("*.c"))
 
 
@@ -184,7 +184,7 @@ if os.environ.get("NEMO_RELAY_SANITIZE") == "1":
 native = Extension(
     "nemo_relay._native",
     sources=c_sources(),
-    include_dirs=["csrc/include", "csrc/runtime", "csrc/loader", "csrc/python"],
+    include_dirs=["csrc/include", "csrc/runtime", "csrc/codecs", "csrc/loader", "csrc/python"],
     extra_compile_args=compile_args + [f for f in cflags if not f.startswith("-I")],
     extra_link_args=link_args,
     libraries=[f[2:] for f in libs if f.startswith("-l")] + ["dl", "pthread"],

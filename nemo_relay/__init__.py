@@ -16,6 +16,8 @@ from types import TracebackType as _TracebackType
 
 from . import _native
 from ._native import (
+    AnnotatedLLMRequest,
+    AnnotatedLLMResponse,
     LLMHandle,
     LLMRequest,
     MarkEvent,
@@ -100,10 +102,13 @@ def fork_asyncio_context() -> _contextvars.Context:
 
 
 from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, subscribers, tools  # noqa: E402
+from . import codecs  # noqa: E402
 
 _atexit.register(_native._shutdown)
 
 __all__ = [
+    "AnnotatedLLMRequest",
+    "AnnotatedLLMResponse",
     "Event",
     "LLMAttributes",
     "LLMHandle",
@@ -118,6 +123,7 @@ __all__ = [
     "ToolHandle",
     "__version__",
     "create_scope_stack",
+    "codecs",
     "errors",
     "fork_asyncio_context",
     "get_include",
