@@ -272,7 +272,8 @@ static int request_set(AnnotatedObject *self, PyObject *value, void *key)
         PyErr_NoMemory();
         return -1;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(trial, key);
+    if (value == Py_None) /* clears the field; else it is replaced where it stands */
+        cJSON_DeleteItemFromObjectCaseSensitive(trial, key);
     if (put(trial, key, value) < 0) {
         cJSON_Delete(trial);
         return -1;
