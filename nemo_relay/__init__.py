@@ -14,7 +14,18 @@ import contextvars as _contextvars
 import os as _os
 from types import TracebackType as _TracebackType
 
-from . import _native
+try:
+    from . import _native
+except ImportError:
+    _here = _os.path.dirname(__file__)
+    if any(f.startswith("_native.") and f.endswith(".so") for f in _os.listdir(_here)):
+        raise
+    # `python -m nemo_relay` run from a checkout puts the checkout first on sys.path
+    raise ImportError(
+        f"nemo_relay was imported from {_here}, a source tree without the built extension; "
+        "run Python with -P (for example `python -P -m nemo_relay ...`) or from another "
+        "directory so the installed package is used, or build in place with `pip install -e .`"
+    ) from None
 from ._native import (
     AnnotatedLLMRequest,
     AnnotatedLLMResponse,
@@ -26,12 +37,29 @@ from ._native import (
     ScopeStack,
     ToolHandle,
     create_scope_stack,
-    get_scope_stack,
     propagate_scope_to_thread,
     scope_stack_active,
     set_thread_scope_stack,
 )
+from ._stack_cache import _scope_stack_var, get_scope_stack  # noqa: F401
 from ._types import LLMAttributes, ScopeAttributes, ScopeType, ToolAttributes
+from ._types import (  # type aliases, with NeMo Relay's names
+    Json,
+    JsonObject,
+    JsonPrimitive,
+    JsonValue,
+    LlmConditionalExecutionGuardrail,
+    LlmExecutionIntercept,
+    LlmRequestIntercept,
+    LlmSanitizeRequestGuardrail,
+    LlmSanitizeResponseGuardrail,
+    LlmStreamExecutionIntercept,
+    ToolConditionalExecutionGuardrail,
+    ToolExecutionIntercept,
+    ToolRequestIntercept,
+    ToolSanitizeGuardrail,
+    UnsupportedBehavior,
+)
 
 __version__ = "0.5.0"
 
@@ -106,10 +134,37 @@ from . import codecs  # noqa: E402
 
 _atexit.register(_native._shutdown)
 
+from . import observability  # noqa: E402
+from .observability import (  # noqa: E402
+    AtofEndpointConfig,
+    AtofExporter,
+    AtofExporterConfig,
+    AtofExporterMode,
+)
+
 __all__ = [
     "AnnotatedLLMRequest",
     "AnnotatedLLMResponse",
+    "AtofEndpointConfig",
+    "AtofExporter",
+    "AtofExporterConfig",
+    "AtofExporterMode",
     "Event",
+    "Json",
+    "JsonObject",
+    "JsonPrimitive",
+    "JsonValue",
+    "LlmConditionalExecutionGuardrail",
+    "LlmExecutionIntercept",
+    "LlmRequestIntercept",
+    "LlmSanitizeRequestGuardrail",
+    "LlmSanitizeResponseGuardrail",
+    "LlmStreamExecutionIntercept",
+    "ToolConditionalExecutionGuardrail",
+    "ToolExecutionIntercept",
+    "ToolRequestIntercept",
+    "ToolSanitizeGuardrail",
+    "UnsupportedBehavior",
     "LLMAttributes",
     "LLMHandle",
     "LLMRequest",
@@ -131,6 +186,7 @@ __all__ = [
     "guardrails",
     "intercepts",
     "llm",
+    "observability",
     "plugin",
     "propagate_scope_to_thread",
     "scope",

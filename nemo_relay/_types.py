@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ClassVar, Self, TypeAlias
+from typing import Any, ClassVar, Literal, Self, TypeAlias
 
 # The package initializes nemo_relay._native before this module (which the
 # native code itself imports only lazily), so this import never cycles.
@@ -14,7 +14,17 @@ from ._native import LLMRequest, MarkEvent, ScopeEvent
 __all__ = ["ScopeType", "ScopeAttributes", "ToolAttributes", "LLMAttributes"]
 
 #: A JSON-compatible value (None, bool, int, float, str, list, dict with str keys).
+#: Left open (``Any``) so that values built elsewhere, such as a ``dict[str, int]``,
+#: type-check where a payload is expected; ``JsonValue`` is the exact shape.
 Json: TypeAlias = Any
+#: A JSON leaf.
+JsonPrimitive: TypeAlias = str | int | float | bool | None
+#: A JSON value, exactly: leaves, lists and str-keyed dicts of JSON values.
+JsonValue: TypeAlias = JsonPrimitive | list["JsonValue"] | dict[str, "JsonValue"]
+#: A JSON object.
+JsonObject: TypeAlias = dict[str, JsonValue]
+#: What a configuration helper does with an unknown field or value.
+UnsupportedBehavior: TypeAlias = Literal["ignore", "warn", "error"]
 
 
 class ScopeType(enum.IntEnum):
@@ -182,3 +192,15 @@ ToolFunction: TypeAlias = Callable[[Json], Json | Awaitable[Json]]
 LLMFunction: TypeAlias = Callable[[LLMRequest], Json | Awaitable[Json]]
 #: A streaming LLM function: ``func(request) -> async iterator of chunks`` (or an awaitable of one).
 LLMStreamFunction: TypeAlias = Callable[[LLMRequest], AsyncIterator[Json] | Awaitable[AsyncIterator[Json]]]
+
+# ---- NeMo Relay's names for the same signatures (code written for it imports these) ----
+
+ToolSanitizeGuardrail: TypeAlias = ToolSanitizer
+ToolConditionalExecutionGuardrail: TypeAlias = ToolConditional
+LlmSanitizeRequestGuardrail: TypeAlias = LLMRequestSanitizer
+LlmSanitizeResponseGuardrail: TypeAlias = LLMResponseSanitizer
+LlmConditionalExecutionGuardrail: TypeAlias = LLMConditional
+LlmRequestIntercept: TypeAlias = LLMRequestIntercept
+LlmExecutionIntercept: TypeAlias = LLMExecutionIntercept
+LlmStreamExecutionIntercept: TypeAlias = LLMStreamExecutionIntercept
+

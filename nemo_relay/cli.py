@@ -30,11 +30,24 @@ CHECKS = [
     ("sha256", "integrity.sha256 matches the library"),
     ("permissions", "library and its directory are not writable by group or others"),
     ("symbol", "load.symbol is given"),
+    ("architecture", "library is a shared library for this host's machine"),
 ]
 
 
 def _check_report(path: str, plugin_id: str | None, trust_writable: bool) -> dict[str, Any]:
     """Runs every check that needs no dlopen; records which passed."""
+    ignored: list[str] = []
+    has_sha256 = False
+    try:
+        resolved, text = plugin._resolve(path, plugin_id)
+        ignored = _native.manifest_warnings(resolved, text)
+        if text is None:
+            with open(resolved, encoding="utf-8") as f:
+                text = f.read()
+        integrity = json.loads(text).get("integrity")
+        has_sha256 = isinstance(integrity, dict) and integrity.get("sha256") is not None
+    except (RelayError, OSError, ValueError, AttributeError):
+        pass  # check_manifest reports it below
     try:
         facts = plugin.check_manifest(path, plugin_id=plugin_id, trust_writable=trust_writable)
     except RelayError as exc:
@@ -46,10 +59,12 @@ def _check_report(path: str, plugin_id: str | None, trust_writable: bool) -> dic
             status = "passed" if i < at else "failed" if i == at else "not run"
             if name == "id" and plugin_id is None and status == "passed":
                 status = "skipped"
+            if name == "sha256" and not has_sha256 and status == "passed":
+                status = "skipped"
             checks.append({"check": name, "description": what, "status": status,
                            **({"error": str(exc)} if i == at else {})})
         return {"manifest": getattr(exc, "manifest", None) or os.fspath(path), "ok": False,
-                "checks": checks, "error": str(exc)}
+                "checks": checks, "error": str(exc), "warnings": ignored}
     checks = []
     for name, what in CHECKS:
         status = "passed"
@@ -58,7 +73,8 @@ def _check_report(path: str, plugin_id: str | None, trust_writable: bool) -> dic
         if name == "sha256" and not facts.get("sha256"):
             status = "skipped"
         checks.append({"check": name, "description": what, "status": status})
-    return {"manifest": facts["manifest"], "ok": True, "checks": checks, "plugin": facts}
+    return {"manifest": facts["manifest"], "ok": True, "checks": checks, "plugin": facts,
+            "warnings": ignored}
 
 
 def cmd_plugin_check(args: argparse.Namespace) -> int:
@@ -70,6 +86,8 @@ def cmd_plugin_check(args: argparse.Namespace) -> int:
         marks = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip", "not run": "    "}
         for c in report["checks"]:
             print(f"  [{marks[c['status']]}] {c['description']}")
+        for w in report.get("warnings", []):
+            print(f"warning: {w}")
         if report["ok"]:
             facts = report["plugin"]
             print(f"plugin {facts['id']!r} ({facts['kind']}): library {facts['library']}, "
@@ -77,6 +95,25 @@ def cmd_plugin_check(args: argparse.Namespace) -> int:
         else:
             print(f"error: {report['error']}")
     return 0 if report["ok"] else 1
+
+
+def cmd_plugin_digest(args: argparse.Namespace) -> int:
+    """Prints the integrity.sha256 value of a library, or of the library a
+    manifest (or a directory holding one) names."""
+    import hashlib
+
+    target = os.fspath(args.path)
+    try:
+        if os.path.isdir(target) or target.endswith((".toml", ".json")):
+            resolved, text = plugin._resolve(target, None)
+            target = _native.check_manifest(resolved, text, None, False, False)["library"]
+        with open(target, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except (RelayError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"sha256:{digest}")
+    return 0
 
 
 def _load_config(value: str | None) -> dict[str, Any]:
@@ -360,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--trust-writable", action="store_true", help="allow a group/other-writable library")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=cmd_plugin_check)
+
+    digest = psub.add_parser("digest", help="print the sha256 to put in a manifest's [integrity] table",
+                             description="Prints 'sha256:<hex>' of a library, or of the library named by a "
+                                         "manifest (or a directory holding one): the value of integrity.sha256.")
+    digest.add_argument("path", help="a shared library, a relay-plugin.toml/.json, or a directory holding one")
+    digest.set_defaults(func=cmd_plugin_digest)
 
     inspect = psub.add_parser("inspect", help="load a plugin and list what it registers",
                               description="Loads the plugin in this process, prints its kind, ABI version, "

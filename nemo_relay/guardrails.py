@@ -21,6 +21,14 @@ from ._types import (
     ToolConditional,
     ToolSanitizer,
 )
+# NeMo Relay's names for the callback types, importable from here as there
+from ._types import (
+    LlmConditionalExecutionGuardrail as LlmConditionalExecutionGuardrail,
+    LlmSanitizeRequestGuardrail as LlmSanitizeRequestGuardrail,
+    LlmSanitizeResponseGuardrail as LlmSanitizeResponseGuardrail,
+    ToolConditionalExecutionGuardrail as ToolConditionalExecutionGuardrail,
+    ToolSanitizeGuardrail as ToolSanitizeGuardrail,
+)
 
 __all__ = [
     "register_tool_sanitize_request", "deregister_tool_sanitize_request",

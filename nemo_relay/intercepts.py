@@ -23,8 +23,15 @@ from ._types import (
     ToolExecutionIntercept,
     ToolRequestIntercept,
 )
+from ._types import (  # NeMo Relay's names, importable from here as there
+    LlmExecutionIntercept,
+    LlmRequestIntercept,
+    LlmStreamExecutionIntercept,
+)
 
 __all__ = [
+    "ToolRequestIntercept", "ToolExecutionIntercept", "LlmRequestIntercept",
+    "LlmExecutionIntercept", "LlmStreamExecutionIntercept",
     "register_tool_request", "deregister_tool_request",
     "register_tool_execution", "deregister_tool_execution",
     "register_llm_request", "deregister_llm_request",

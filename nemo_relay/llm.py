@@ -24,12 +24,12 @@ from ._native import llm_conditional_execution as conditional_execution
 from ._native import llm_execute as execute
 from ._native import llm_execute_sync as execute_sync
 from ._native import llm_request_intercepts as request_intercepts
+from ._types import Json as Json
+from ._types import JsonObject as JsonObject
 from ._types import LLMAttributes, LLMStreamExecutionIntercept, LLMStreamFunction
 
 if TYPE_CHECKING:
     from .codecs import LlmCodec, LlmResponseCodec
-
-Json = Any
 
 __all__ = [
     "LLMAttributes",

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import tomllib
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,7 +226,7 @@ def _manifest_json(path: str, plugin_id: str | None) -> str | None:
             doc = tomllib.load(f)
         return json.dumps(doc)
     except (tomllib.TOMLDecodeError, TypeError, ValueError) as exc:
-        raise PluginLoadError(f"invalid config: invalid relay-plugin.toml: {exc}",
+        raise PluginLoadError(f"invalid relay-plugin.toml: {exc} (in {path})",
                               plugin_id=plugin_id, manifest=path, check="manifest") from None
     except OSError as exc:
         raise PluginLoadError(f"internal error: failed to read dynamic plugin manifest '{path}': {exc}",
@@ -272,7 +273,21 @@ def load_native_plugins(specs: Sequence[NativePluginLoadSpec]) -> NativePluginAc
             raise TypeError(f"expected NativePluginLoadSpec, not {type(spec).__name__}")
         path, text = _resolve(spec.manifest_ref, spec.plugin_id)
         native_specs.append((spec.plugin_id, path, text, bool(spec.trust_writable)))
+    for plugin_id, path, text, _ in native_specs:
+        _warn_ignored_names(plugin_id, path, text)
     return _native.load_native_plugins(native_specs)
+
+
+def _warn_ignored_names(plugin_id: str, path: str, text: str | None) -> None:
+    """A RuntimeWarning for each table or key of the manifest that nothing
+    reads (a near-miss of a known name is already an error)."""
+    try:
+        ignored = _native.manifest_warnings(path, text)
+    except PluginLoadError as exc:
+        exc.plugin_id = exc.plugin_id or plugin_id
+        raise
+    for what in ignored:
+        warnings.warn(f"dynamic plugin '{plugin_id}': {path}: {what}", RuntimeWarning, stacklevel=3)
 
 
 DynamicPluginKind = Literal["rust_dynamic", "native"]

@@ -30,6 +30,20 @@ from ._types import (
     ToolRequestIntercept,
     ToolSanitizer,
 )
+# NeMo Relay's names for the callback types, importable from here too
+from ._types import (
+    Json as Json,
+    LlmConditionalExecutionGuardrail as LlmConditionalExecutionGuardrail,
+    LlmExecutionIntercept as LlmExecutionIntercept,
+    LlmRequestIntercept as LlmRequestIntercept,
+    LlmSanitizeRequestGuardrail as LlmSanitizeRequestGuardrail,
+    LlmSanitizeResponseGuardrail as LlmSanitizeResponseGuardrail,
+    LlmStreamExecutionIntercept as LlmStreamExecutionIntercept,
+    ToolConditionalExecutionGuardrail as ToolConditionalExecutionGuardrail,
+    ToolExecutionIntercept as ToolExecutionIntercept,
+    ToolRequestIntercept as ToolRequestIntercept,
+    ToolSanitizeGuardrail as ToolSanitizeGuardrail,
+)
 
 __all__ = ["register_subscriber", "deregister_subscriber", "register_tool_sanitize_request", "deregister_tool_sanitize_request", "register_tool_sanitize_response", "deregister_tool_sanitize_response", "register_tool_conditional_execution", "deregister_tool_conditional_execution", "register_llm_sanitize_request", "deregister_llm_sanitize_request", "register_llm_sanitize_response", "deregister_llm_sanitize_response", "register_llm_conditional_execution", "deregister_llm_conditional_execution", "register_tool_request", "deregister_tool_request", "register_tool_execution", "deregister_tool_execution", "register_llm_request", "deregister_llm_request", "register_llm_execution", "deregister_llm_execution", "register_llm_stream_execution", "deregister_llm_stream_execution"]
 

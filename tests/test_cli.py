@@ -118,3 +118,31 @@ def test_demo_prints_the_tree_and_writes_redacted_atof(tmp_path):
     assert not any("sk-demo-secret" in line or "wx-live" in line for line in lines)
     names = {e["name"] for e in events}
     assert {"weather-agent", "fake-llm", "get_weather", "delete_files", "answer"} <= names
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_readme_commands_run_from_the_repository_root():
+    """The checkout's nemo_relay/ must not shadow the installed package: the
+    README's commands use -P, and they work with the repository root as cwd."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    assert "\npython -m nemo_relay" not in readme and "$(python -m nemo_relay" not in readme
+    assert readme.count("python -P -m nemo_relay") >= 5
+    include = cli("--include", cwd=REPO)
+    assert include.returncode == 0, include.stderr
+    assert os.path.exists(os.path.join(include.stdout.strip(), "nemo_relay_plugin.h"))
+
+
+def test_source_tree_without_extension_says_how_to_run():
+    source = os.path.join(REPO, "nemo_relay")
+    if any(f.startswith("_native.") and f.endswith(".so") for f in os.listdir(source)):
+        pytest.skip("an in-place build: the source tree is importable")
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run([sys.executable, "-m", "nemo_relay", "--version"], capture_output=True, text=True,
+                         cwd=REPO, env=env, timeout=120)
+    assert out.returncode == 1
+    assert "a source tree without the built extension" in out.stderr
+    assert "python -P -m nemo_relay" in out.stderr

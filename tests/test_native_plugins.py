@@ -326,8 +326,12 @@ def test_writable_library_is_refused_unless_trusted(plugin_dir, fixture_library)
 
 
 def test_check_manifest_never_loads_the_library(plugin_dir):
+    # this host's ELF header (what the check reads) on a body dlopen refuses
     not_elf = plugin_dir / "libnot-elf.so"
-    not_elf.write_text("this is not a shared library")
+    with open("/proc/self/exe", "rb") as f:
+        header = bytearray(f.read(64))
+    header[16:18] = (3).to_bytes(2, "little" if header[5] == 1 else "big")  # ET_DYN
+    not_elf.write_bytes(bytes(header) + b"this is not a shared library")
     not_elf.chmod(0o755)
     path = manifest(plugin_dir, not_elf)
     facts = plugin.check_manifest(path, plugin_id=FIXTURE)

@@ -2,6 +2,8 @@
 #include "loader_util.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,4 +84,41 @@ size_t nr_loader_utf8_invalid_at(const unsigned char *s, size_t len)
         i += n;
     }
     return len;
+}
+
+/* "invalid relay-plugin.toml: <message> (in <manifest>)"; left as it was
+ * when memory runs out. */
+static void name_manifest_file(nr_error *err)
+{
+    const char *path = err->manifest;
+    size_t plen = strlen(path);
+    bool json = plen >= 5 && strcmp(path + plen - 5, ".json") == 0;
+    const char *label = json ? "invalid relay-plugin.json: " : "invalid relay-plugin.toml: ";
+    const char *old = nr_error_message(err);
+    const char *head = strncmp(old, "invalid relay-plugin.", 21) == 0 ? "" : label;
+    size_t n = strlen(head) + strlen(old) + strlen(" (in )") + plen + 1;
+    char *text = malloc(n);
+    if (text == NULL)
+        return;
+    snprintf(text, n, "%s%s (in %s)", head, old, path);
+    free(err->message);
+    err->message = text;
+}
+
+void nr_loader_error_as_load_error(nr_error *err)
+{
+    if (err == NULL || err->kind == NR_E_PLUGIN_LOAD || err->kind == NR_E_NONE)
+        return;
+    NemoRelayStatus status = err->status;
+    if (err->kind == NR_E_INVALID_CONFIG) {
+        if (err->reason != NULL && strcmp(err->reason, "manifest") == 0 && err->manifest != NULL
+            && strstr(nr_error_message(err), err->manifest) == NULL)
+            name_manifest_file(err);
+    } else {
+        nr_error_prefix(err, err->kind == NR_E_NOT_FOUND        ? "not found"
+                             : err->kind == NR_E_ALREADY_EXISTS ? "registration failed"
+                                                                : "internal error");
+    }
+    err->kind = NR_E_PLUGIN_LOAD;
+    err->status = status;
 }

@@ -24,6 +24,14 @@ NemoRelayStatus nr_loader_fail(nr_error *err, nr_errkind kind, const char *reaso
 #endif
     ;
 
+/* Turns a failed loader step into the PluginLoadError the user sees
+ * (kind NR_E_PLUGIN_LOAD, status kept).  A manifest failure reads
+ * "invalid relay-plugin.toml: <what> (in <path>)" (or .json), naming the
+ * file; other invalid-config failures need no category word (they name the
+ * manifest field); the rest keep upstream's ("not found: ...",
+ * "internal error: ...").  No-op on an empty or already-load error. */
+void nr_loader_error_as_load_error(nr_error *err);
+
 /* A NUL-terminated copy of the n bytes at s (which need not be terminated);
  * caller frees.  NULL on allocation failure. */
 char *nr_loader_strndup(const char *s, size_t n);

@@ -4,6 +4,8 @@
 
 #include "manifest.h"
 
+#include "json_nul.h"
+
 #include "semver.h"
 #include "sha256.h"
 
@@ -130,6 +132,7 @@ void nr_manifest_clear(nr_manifest *m)
     free(m->source.artifact);
     free(m->integrity.sha256);
     free(m->integrity.signature);
+    nr_mf_warnings_clear(&m->warnings);
     memset(m, 0, sizeof *m);
 }
 
@@ -222,6 +225,15 @@ static NemoRelayStatus nr_mf_decode(const nr_mf_decoder *d, const cJSON *root, n
 
     if (!cJSON_IsObject(root))
         return nr_mf_decode_fail(d, "expected a JSON object (TOML table) at the top level");
+    /* a misspelt name is an error before anything it hides is reported missing */
+    if ((st = nr_mf_check_names(root, &m->warnings, d->err)) != NEMO_RELAY_STATUS_OK) {
+        if (d->err != NULL && d->err->kind == NR_E_INVALID_CONFIG) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "invalid %s", d->label);
+            nr_error_prefix(d->err, prefix);
+        }
+        return st;
+    }
 
     /* manifest_version: an unsigned 32-bit integer */
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "manifest_version");
@@ -513,6 +525,12 @@ NemoRelayStatus nr_manifest_parse_json(const char *json, size_t len, const char 
         goto done;
     }
 
+    char nul_field[128];
+    if (nr_json_find_nul(json, len, nul_field, sizeof nul_field)) {
+        /* cJSON would cut the string at the NUL: refuse it, naming the field */
+        st = nr_mf_decode_fail(&d, "%s contains a NUL character (\\u0000)", nul_field);
+        goto done;
+    }
     if ((st = nr_mf_decode(&d, root, &m)) != NEMO_RELAY_STATUS_OK)
         goto done;
     if ((st = nr_mf_validate(&m, err)) != NEMO_RELAY_STATUS_OK)
@@ -923,6 +941,12 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
                                 "native plugin library '%s' does not exist", library_path);
             goto done;
         }
+        if (!S_ISREG(sb.st_mode)) {
+            st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "library", pid, manifest,
+                                "native plugin library '%s' %s", library_path,
+                                S_ISDIR(sb.st_mode) ? "is a directory" : "is not a regular file");
+            goto done;
+        }
         /* 14. integrity */
         if (m->integrity.sha256 != NULL) {
             if (nr_sha256_file_hex(library_path, actual_hex, &sub) != NEMO_RELAY_STATUS_OK) {
@@ -932,8 +956,14 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
                 goto done;
             }
             if (!nr_mf_sha256_matches(m->integrity.sha256, actual_hex)) {
+                const char *want;
+                size_t want_len;
+                nr_mf_trim(m->integrity.sha256, &want, &want_len);
                 st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "sha256", pid, manifest,
-                                    "native plugin library '%s' sha256 mismatch", library_path);
+                                    "native plugin library '%s' sha256 mismatch: integrity.sha256 is "
+                                    "'%.*s' but the library's digest is 'sha256:%s' (print it with "
+                                    "`python -m nemo_relay plugin digest`)",
+                                    library_path, (int)want_len, want, actual_hex);
                 goto done;
             }
         }

@@ -20,6 +20,7 @@
 #define NR_MANIFEST_H
 
 #include "loader_util.h" /* nr_loader_error_annotate */
+#include "manifest_keys.h"
 #include "nr_error.h"
 
 #include <stdbool.h>
@@ -79,6 +80,7 @@ typedef struct nr_manifest {
         char *sha256;
         char *signature;
     } integrity;
+    nr_mf_warnings warnings;   /* unknown tables and keys, ignored (manifest_keys.h) */
 } nr_manifest;
 
 /* Releases everything m owns and zeroes it (NULL-safe). */

@@ -7,6 +7,7 @@
  */
 #include "native_loader.h"
 
+#include "elf_check.h"
 #include "loader_util.h"
 #include "manifest.h"
 #include "native.h"
@@ -91,14 +92,24 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
         if (st == NEMO_RELAY_STATUS_OK)
             st = nr_manifest_parse_json(text, len, spec->manifest_path, &m, err);
     }
-    if (st != NEMO_RELAY_STATUS_OK)
+    if (st != NEMO_RELAY_STATUS_OK) {
+        /* the error is about the plugin the caller asked for */
+        nr_loader_error_annotate(err, NULL, pid, NULL);
         goto fail;
+    }
 
     /* steps 7-15: id, kind, relay, native_api, library, sha256, permissions */
     nr_manifest_check_opts opts = {spec->plugin_id, nr_relay_version(), spec->trust_writable, true};
     if ((st = nr_manifest_check(&m, spec->manifest_path, &opts, &library_path, err)) !=
         NEMO_RELAY_STATUS_OK)
         goto fail;
+
+    /* the ELF header first: a library for another machine is named as such
+     * rather than failing in dlopen as "cannot open shared object file" */
+    if ((st = nr_elf_check_library(library_path, err)) != NEMO_RELAY_STATUS_OK) {
+        nr_loader_error_annotate(err, "architecture", pid, manifest);
+        goto fail;
+    }
 
     /* step 16: dlopen with every symbol resolved now, kept out of the global
      * namespace */
@@ -211,22 +222,6 @@ fail:
     return st;
 }
 
-/* Every load failure surfaces as NR_E_PLUGIN_LOAD, with upstream's category
- * word kept in front of the message ("invalid config: ..."). */
-static void as_load_error(nr_error *err)
-{
-    if (err == NULL || err->kind == NR_E_PLUGIN_LOAD || err->kind == NR_E_NONE)
-        return;
-    const char *prefix = err->kind == NR_E_INVALID_CONFIG ? "invalid config"
-                         : err->kind == NR_E_NOT_FOUND    ? "not found"
-                         : err->kind == NR_E_ALREADY_EXISTS ? "registration failed"
-                                                            : "internal error";
-    NemoRelayStatus status = err->status;
-    nr_error_prefix(err, prefix);
-    err->kind = NR_E_PLUGIN_LOAD;
-    err->status = status;
-}
-
 /* ---- activations -------------------------------------------------------------------- */
 
 struct nr_native_activation {
@@ -290,7 +285,7 @@ NemoRelayStatus nr_native_load(const nr_native_spec *specs, size_t n, nr_native_
             }
         }
         if (st != NEMO_RELAY_STATUS_OK) {
-            as_load_error(err);
+            nr_loader_error_as_load_error(err);
             nr_native_instance_release(inst);
             nr_native_activation_close(a); /* everything loaded so far, in reverse */
             return st;

@@ -121,6 +121,7 @@ typedef struct {
 } ChainStepObject;
 
 static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input);
+static PyObject *chainstep_run_sync(ChainStepObject *step);
 
 static PyObject *next_call(NextObject *self, PyObject *args, PyObject *kwds)
 {
@@ -138,7 +139,21 @@ static PyObject *next_call(NextObject *self, PyObject *args, PyObject *kwds)
     }
     if (self->state->kind == NR_CALL_TOOL && nr_py_check_json(input) < 0)
         return NULL;
-    return chainstep_new(self->state, self->index, input);
+    if (self->state->env == NULL || !self->state->env->sync)
+        return chainstep_new(self->state, self->index, input);
+    if (self->state->call == NULL || nr_call_ended(self->state->call)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the call has already ended: next() only works while its intercept runs");
+        return NULL;
+    }
+    PyObject *step = chainstep_new(self->state, self->index, input);
+    if (step == NULL)
+        return NULL;
+    /* In a sync call nothing can await: the rest of the chain runs now and
+     * `next` returns its value, so the intercept can wrap, inspect or retry. */
+    PyObject *value = chainstep_run_sync((ChainStepObject *)step);
+    Py_DECREF(step);
+    return value;
 }
 
 static void next_dealloc(NextObject *self)
@@ -570,7 +585,7 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
         return -1;
     const char *s;
     const nr_uuid *parent;
-    if (nr_py_req_str(v[0], "name", &s) < 0)
+    if (nr_py_req_str(v[0], kind == NR_CALL_TOOL ? "tool name" : "LLM name", &s) < 0)
         return -1;
     if (kind == NR_CALL_LLM && !nr_py_is_llm_request(v[1])) {
         PyErr_Format(PyExc_TypeError, "request must be an LLMRequest, not %.100s",
@@ -910,6 +925,8 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
      * it (SPEC D3). */
     input = nr_py_value_checked(a.input);
     nr_py_env *env = input != NULL ? nr_py_env_new(NULL, NULL) : NULL;
+    if (env != NULL)
+        env->sync = 1;
     state = env != NULL ? callstate_new(a.func, a.name, kind, env) : NULL;
     nr_call_spec spec;
     nr_py_frame f;

@@ -29,6 +29,7 @@ typedef struct nr_py_env {
     PyObject *context; /* the caller's context, or NULL (sync twin: use the current one) */
     PyObject *state;   /* borrowed CallState of the call, set once it exists */
     nr_py_codecs codecs; /* LLMs: codec= and response_codec= (the call points into it) */
+    int sync;          /* a sync twin: a Python intercept's `next` returns the value */
 } nr_py_env;
 
 /* What the Python-side pieces of one managed call share. */

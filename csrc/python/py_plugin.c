@@ -9,6 +9,7 @@
 #include "py_convert.h"
 #include "py_scope.h"
 
+#include "elf_check.h"
 #include "manifest.h"
 #include "native_loader.h"
 #include "nr_plugin.h"
@@ -451,8 +452,8 @@ static PyObject *resolve_manifest(PyObject *mod, PyObject *ref)
     PyObject *path = PyOS_FSPath(ref);
     if (path == NULL)
         return NULL;
-    const char *p = PyUnicode_Check(path) ? PyUnicode_AsUTF8(path) : NULL;
-    if (p == NULL) {
+    const char *p = NULL;
+    if (!PyUnicode_Check(path) || nr_py_req_str(path, "manifest_ref", &p) < 0) {
         Py_DECREF(path);
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "manifest_ref must be a str path");
@@ -471,6 +472,20 @@ static PyObject *resolve_manifest(PyObject *mod, PyObject *ref)
     return r;
 }
 
+/* The manifest's ignored-name warnings as a new list of str. */
+static PyObject *manifest_warning_list(const nr_manifest *m)
+{
+    PyObject *list = PyList_New((Py_ssize_t)m->warnings.count);
+    for (size_t i = 0; list != NULL && i < m->warnings.count; i++) {
+        PyObject *s = PyUnicode_FromString(m->warnings.items[i]);
+        if (s == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+    }
+    return list;
+}
+
 static PyObject *manifest_dict(const nr_manifest *m, const char *library)
 {
     PyObject *caps = PyList_New(0);
@@ -482,12 +497,52 @@ static PyObject *manifest_dict(const nr_manifest *m, const char *library)
     }
     if (caps == NULL)
         return NULL;
-    return Py_BuildValue("{s:I,s:z,s:z,s:z,s:z,s:z,s:z,s:N,s:z,s:z,s:z}", "manifest_version",
+    PyObject *warnings = manifest_warning_list(m);
+    if (warnings == NULL) {
+        Py_DECREF(caps);
+        return NULL;
+    }
+    return Py_BuildValue("{s:I,s:z,s:z,s:z,s:z,s:z,s:z,s:N,s:z,s:z,s:z,s:N}", "manifest_version",
                          (unsigned)m->manifest_version, "id", m->plugin.id, "kind",
                          nr_plugin_kind_name(m->plugin.kind), "name", m->plugin.name, "version",
                          m->plugin.version, "relay", m->compat.relay, "native_api",
                          m->compat.native_api, "capabilities", caps, "symbol", m->load.symbol,
-                         "sha256", m->integrity.sha256, "library", library);
+                         "sha256", m->integrity.sha256, "library", library, "warnings", warnings);
+}
+
+/* manifest_warnings(path, json_text_or_None) -> [str]: parses the manifest
+ * (raising PluginLoadError as loading would) and returns the unknown names it
+ * ignores.  No check beyond parsing runs. */
+static PyObject *manifest_warnings(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)mod;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "manifest_warnings(path, json)");
+        return NULL;
+    }
+    const char *path, *json;
+    if (nr_py_req_str(args[0], "path", &path) < 0 || nr_py_opt_str(args[1], "json", &json) < 0)
+        return NULL;
+    nr_manifest m;
+    memset(&m, 0, sizeof m);
+    char *text = NULL;
+    size_t len = 0;
+    nr_error err = NR_ERROR_INIT;
+    NemoRelayStatus st;
+    if (json != NULL)
+        st = nr_manifest_parse_json(json, strlen(json), path, &m, &err);
+    else if ((st = nr_manifest_read_file(path, &text, &len, &err)) == NEMO_RELAY_STATUS_OK)
+        st = nr_manifest_parse_json(text, len, path, &m, &err);
+    PyObject *r = NULL;
+    if (st == NEMO_RELAY_STATUS_OK) {
+        r = manifest_warning_list(&m);
+    } else {
+        nr_loader_error_as_load_error(&err);
+        nr_py_raise(&err);
+    }
+    nr_manifest_clear(&m);
+    free(text);
+    return r;
 }
 
 /* check_manifest(path, json_text_or_None, expected_id=None, trust_writable=False,
@@ -518,15 +573,20 @@ static PyObject *check_manifest(PyObject *mod, PyObject *const *args, Py_ssize_t
         st = nr_manifest_parse_json(json, strlen(json), path, &m, &err);
     else if ((st = nr_manifest_read_file(path, &text, &len, &err)) == NEMO_RELAY_STATUS_OK)
         st = nr_manifest_parse_json(text, len, path, &m, &err);
+    if (st != NEMO_RELAY_STATUS_OK && expected != NULL)
+        nr_loader_error_annotate(&err, NULL, expected, NULL); /* the id the caller asked for */
     if (st == NEMO_RELAY_STATUS_OK) {
         nr_manifest_check_opts opts = {expected, nr_relay_version(), trust != 0, probe != 0};
         st = nr_manifest_check(&m, path, &opts, &library, &err);
+        if (st == NEMO_RELAY_STATUS_OK && probe &&
+            (st = nr_elf_check_library(library, &err)) != NEMO_RELAY_STATUS_OK)
+            nr_loader_error_annotate(&err, "architecture", expected != NULL ? expected : m.plugin.id, path);
     }
     PyObject *r = NULL;
     if (st == NEMO_RELAY_STATUS_OK) {
         r = manifest_dict(&m, library);
     } else {
-        err.kind = NR_E_PLUGIN_LOAD;
+        nr_loader_error_as_load_error(&err);
         nr_py_raise(&err);
     }
     nr_manifest_clear(&m);
@@ -695,9 +755,9 @@ static PyObject *load_native_plugins(PyObject *mod, PyObject *specs_obj)
         }
         const char *j;
         Py_ssize_t jlen = 0;
-        specs[i].plugin_id = PyUnicode_AsUTF8(id);
-        specs[i].manifest_path = PyUnicode_AsUTF8(path);
-        if (nr_py_opt_str(json, "manifest json", &j) < 0)
+        if (nr_py_req_str(id, "plugin_id", &specs[i].plugin_id) < 0 ||
+            nr_py_req_str(path, "manifest_ref", &specs[i].manifest_path) < 0 ||
+            nr_py_opt_str(json, "manifest json", &j) < 0)
             goto done;
         if (j != NULL && PyUnicode_AsUTF8AndSize(json, &jlen) == NULL)
             goto done;
@@ -760,6 +820,8 @@ static PyMethodDef plugin_methods[] = {
     {"resolve_manifest", resolve_manifest, METH_O, "Canonical manifest path for a file or directory."},
     {"check_manifest", FASTCALL(check_manifest), METH_FASTCALL,
      "Every manifest check that needs no dlopen."},
+    {"manifest_warnings", FASTCALL(manifest_warnings), METH_FASTCALL,
+     "manifest_warnings(path, json) -> unknown names the manifest's parse ignored."},
     {"load_native_plugins", load_native_plugins, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };

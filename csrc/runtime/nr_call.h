@@ -174,7 +174,8 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
  * `annotated_response` (LLM) goes to category_profile unchanged; without
  * one, a response codec (may be NULL) decodes the recorded data -- if it
  * fails, the event is recorded without an annotation and its error
- * returned. */
+ * returned.  A call ends once: a second end records nothing and fails with
+ * NR_E_SCOPE_NOT_FOUND "... has already ended". */
 NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value *data,
                                    nr_value *metadata, nr_value *annotated_response,
                                    const nr_llm_response_codec *response_codec,
