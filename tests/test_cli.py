@@ -111,9 +111,9 @@ def test_plugin_new_scaffolds_a_project_that_builds_and_loads(tmp_path):
         assert tools.execute_sync("safe_tool", {}, lambda a: "ran") == "ran"
         with pytest.raises(errors.GuardrailRejected, match="dangerous tools are blocked"):
             tools.execute_sync("dangerous_rm", {}, lambda a: "ran")
-    # a host of another ABI version gets a sentence, not a bare status
+    # a host of another ABI version gets a sentence, not a bare status (9 = INVALID_ARG)
     assert entry_refusal(project / "libhello_plugin.so", "nemo_relay_hello_plugin_plugin", abi_version=2) == (
-        2, "hello_plugin was built for native plugin ABI v1; this host speaks v2 (a host table of 272 bytes): "
+        9, "hello_plugin was built for native plugin ABI v1; this host speaks v2 (a host table of 272 bytes): "
            "rebuild it against this host's nemo_relay_plugin.h")
     assert cli("plugin", "new", "hello_plugin", "--dir", str(tmp_path)).returncode == 1  # exists
     assert cli("plugin", "new", "not-an-identifier", "--dir", str(tmp_path)).returncode == 2
