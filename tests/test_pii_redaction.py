@@ -585,3 +585,79 @@ def test_the_readme_example_runs(tmp_path):
         'end "sent to a****@example.com"',
         "caller got: sent to alice@example.com",
     ]
+
+
+# ---- codecs -----------------------------------------------------------------------------
+
+
+async def test_redaction_in_messages_decoded_by_a_codec(events):
+    from nemo_relay.codecs import OpenAIChatCodec
+
+    content = {"model": "gpt-4o", "messages": [{"role": "system", "content": "be brief"},
+                                               {"role": "user", "content": "I am bob@example.com"}]}
+    response = {"id": "r1", "model": "gpt-4o", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hello bob@example.com"}, "finish_reason": "stop"}]}
+    seen = []
+
+    def model(request):
+        seen.append(request.content)
+        return response
+
+    try:
+        await activate(config_of(BuiltinConfig(action="redact", detector="email")))
+        result = await llm.execute("chat", LLMRequest({}, content), model, codec=OpenAIChatCodec(),
+                                   response_codec=OpenAIChatCodec())
+    finally:
+        plugin.clear()
+    assert seen == [content] and result == response
+    start, end = events.one("chat", "start"), events.one("chat", "end")
+    assert start.data["content"]["messages"][1] == {"role": "user", "content": "I am [REDACTED]"}
+    assert start.category_profile["annotated_request"]["messages"] == [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "I am [REDACTED]"}]
+    assert end.data["choices"][0]["message"]["content"] == "Hello [REDACTED]"
+    assert end.category_profile["annotated_response"]["message"] == "Hello [REDACTED]"
+    assert "bob@example.com" not in json.dumps([e.to_dict() for e in events.events])
+
+
+async def test_with_a_codec_target_paths_point_into_the_annotated_request(events):
+    from nemo_relay.codecs import AnthropicMessagesCodec
+
+    # Anthropic keeps the system prompt outside "messages"; decoded, it is messages[0]
+    content = {"model": "claude", "max_tokens": 10, "system": "operator is ops@example.com",
+               "messages": [{"role": "user", "content": "I am bob@example.com"}]}
+    config = config_of(BuiltinConfig(action="redact", detector="email", target_paths=["/messages/0/content"]),
+                       codec="anthropic_messages")
+    try:
+        await activate(config)
+        await llm.execute("claude", LLMRequest({}, content), lambda r: {}, codec=AnthropicMessagesCodec())
+    finally:
+        plugin.clear()
+    start = events.one("claude", "start")
+    assert start.data["content"] == {"model": "claude", "max_tokens": 10, "system": "operator is [REDACTED]",
+                                     "messages": [{"role": "user", "content": "I am bob@example.com"}]}
+    assert start.category_profile["annotated_request"]["messages"][0] == {
+        "role": "system", "content": "operator is [REDACTED]"}
+
+
+async def test_a_redaction_the_codec_cannot_encode_fails_closed(events):
+    content = {"model": "gpt", "messages": [{"role": "system", "content": "x"},
+                                            {"role": "user", "content": "I am bob@example.com"}]}
+    config = config_of(BuiltinConfig(action="remove", target_paths=["/messages/1"]), codec="openai_chat")
+    try:
+        await activate(config)
+        with pytest.warns(RuntimeWarning, match="pii_redaction: invalid messages"):
+            await llm.execute("chat", LLMRequest({}, content), lambda r: {"ok": True})
+    finally:
+        plugin.clear()
+    assert events.one("chat", "start").data is None
+
+
+async def test_without_a_codec_target_paths_point_into_the_raw_content(events):
+    content = {"model": "claude", "system": "operator is ops@example.com",
+               "messages": [{"role": "user", "content": "I am bob@example.com"}]}
+    try:
+        await activate(config_of(BuiltinConfig(action="redact", detector="email", target_paths=["/system"])))
+        await llm.execute("claude", LLMRequest({}, content), lambda r: {})
+    finally:
+        plugin.clear()
+    assert events.one("claude", "start").data["content"]["system"] == "operator is [REDACTED]"

@@ -377,8 +377,8 @@ static bool all_utf8(const cJSON *node)
     return true;
 }
 
-bool pii_policy_apply(const pii_policy *p, cJSON **root, bool llm_request, bool *changed,
-                      char **error)
+bool pii_policy_apply(const pii_policy *p, cJSON **root, bool llm_request, pii_rules which,
+                      bool *changed, char **error)
 {
     applier a = {p, NULL, {0}, {0}, false, NULL};
     *changed = false;
@@ -390,8 +390,11 @@ bool pii_policy_apply(const pii_policy *p, cJSON **root, bool llm_request, bool 
         return false;
     }
     bool ok = all_utf8(*root) || fail(&a, "a string of the payload is not valid UTF-8");
-    for (size_t i = 0; ok && i < p->n_rules; i++)
-        ok = apply_rule(&a, &p->rules[i], root, llm_request);
+    for (size_t i = 0; ok && i < p->n_rules; i++) {
+        const pii_rule *r = &p->rules[i];
+        if (which == PII_RULES_ALL || (which == PII_RULES_TARGETED) == (r->n_targets > 0))
+            ok = apply_rule(&a, r, root, llm_request);
+    }
     pcre2_match_data_free(a.md);
     pii_buf_free(&a.path);
     pii_buf_free(&a.out);

@@ -1,6 +1,7 @@
 /* pii_component.c -- the pii_redaction plugin kind (see pii_component.h). */
 #include "pii_component.h"
 
+#include "nr_codec.h"
 #include "nr_json.h"
 #include "nr_plugin.h"
 #include "nr_registry.h"
@@ -9,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* A compiled policy shared by a component's registrations. */
 typedef struct shared_policy {
@@ -38,6 +40,69 @@ static void sanitizer_free(void *ud)
     free(z);
 }
 
+static bool codec_of(const char *name, nr_codec_id *out)
+{
+    static const char *const names[NR_CODEC_COUNT] = {
+        [NR_CODEC_OPENAI_CHAT] = "openai_chat",
+        [NR_CODEC_OPENAI_RESPONSES] = "openai_responses",
+        [NR_CODEC_ANTHROPIC_MESSAGES] = "anthropic_messages",
+    };
+    for (int i = 0; name != NULL && i < NR_CODEC_COUNT; i++)
+        if (strcmp(names[i], name) == 0) {
+            *out = (nr_codec_id)i;
+            return true;
+        }
+    return false;
+}
+
+/* An LLM request with a codec: rules without target paths cover the whole
+ * request as it is; rules with target paths point into the codec's
+ * annotated request (messages, model, params, tools, ...), which is decoded,
+ * redacted and encoded back into the provider's content.  The result must
+ * decode to exactly the redacted annotated request, or nothing is recorded:
+ * a redaction the provider format cannot carry must not leak silently.  A
+ * content the codec cannot decode is redacted with raw pointers instead.
+ * *root (the request) is owned by the caller and changed in place. */
+static bool redact_with_codec(const pii_policy *policy, nr_codec_id codec, cJSON **root,
+                              bool *changed, char **message)
+{
+    bool untargeted = false, targeted = false;
+    if (!pii_policy_apply(policy, root, true, PII_RULES_UNTARGETED, &untargeted, message))
+        return false;
+    *changed = untargeted;
+    cJSON *request = *root;
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(request, "content");
+    cJSON *annotated = content != NULL ? nr_codec_decode(codec, content, NULL) : NULL;
+    if (annotated == NULL) {
+        bool ok = pii_policy_apply(policy, root, true, PII_RULES_TARGETED, &targeted, message);
+        *changed |= targeted;
+        return ok;
+    }
+    bool ok = pii_policy_apply(policy, &annotated, false, PII_RULES_TARGETED, &targeted, message);
+    if (ok && targeted) {
+        nr_error err = NR_ERROR_INIT;
+        cJSON *encoded = nr_codec_encode(codec, annotated, content, content, &err);
+        cJSON *check = encoded != NULL ? nr_codec_decode(codec, encoded, &err) : NULL;
+        ok = check != NULL && cJSON_Compare(check, annotated, true);
+        if (!ok)
+            *message = strdup(err.message != NULL
+                                  ? err.message
+                                  : "the redacted request cannot be encoded in the codec's format");
+        if (ok && !cJSON_ReplaceItemViaPointer(request, content, encoded)) {
+            ok = false;
+            *message = strdup("out of memory");
+        }
+        if (ok)
+            encoded = NULL; /* now the request's */
+        cJSON_Delete(encoded);
+        cJSON_Delete(check);
+        nr_error_clear(&err);
+        *changed = true;
+    }
+    cJSON_Delete(annotated);
+    return ok;
+}
+
 /* The sanitize step.  `in` is borrowed; *out is a new reference: `in` itself
  * when nothing was redacted, else the redacted copy. */
 static NemoRelayStatus sanitize(void *ud, const nr_call_info *ci, nr_value *in, nr_value **out,
@@ -51,9 +116,15 @@ static NemoRelayStatus sanitize(void *ud, const nr_call_info *ci, nr_value *in, 
     cJSON *copy = nr_json_dup(json);
     if (copy == NULL)
         return nr_error_nomem(err);
-    bool changed = false;
+    bool changed = false, ok;
     char *message = NULL;
-    if (!pii_policy_apply(z->shared->policy, &copy, z->llm_request, &changed, &message)) {
+    const pii_policy *policy = z->shared->policy;
+    nr_codec_id codec;
+    if (z->llm_request && pii_policy_has_targets(policy) && codec_of(pii_policy_codec(policy), &codec))
+        ok = redact_with_codec(policy, codec, &copy, &changed, &message);
+    else
+        ok = pii_policy_apply(policy, &copy, z->llm_request, PII_RULES_ALL, &changed, &message);
+    if (!ok) {
         cJSON_Delete(copy);
         nr_error_set(err, NR_E_CALLBACK, "pii_redaction: %s", message != NULL ? message : "failed");
         free(message);

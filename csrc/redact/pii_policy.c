@@ -396,6 +396,8 @@ static void check_config(checker *c, const cJSON *cfg)
                  strcmp(codec->valuestring, "anthropic_messages") != 0)
             report(c, c->unsupported_value, UNSUPPORTED, "codec",
                    "codec must be 'openai_chat', 'openai_responses', or 'anthropic_messages'");
+        else if (c->build != NULL && (c->build->codec = dup_str(codec->valuestring)) == NULL)
+            c->errors++;
     }
 
     const cJSON *local = member(cfg, "local");
@@ -469,6 +471,7 @@ void pii_policy_free(pii_policy *p)
         free(r->targets);
     }
     free(p->rules);
+    free(p->codec);
     free(p);
 }
 
@@ -531,6 +534,19 @@ pii_policy *pii_policy_compile(const cJSON *config, char **error)
             p->max_pairs = groups + 1;
     }
     return p;
+}
+
+const char *pii_policy_codec(const pii_policy *p)
+{
+    return p->codec;
+}
+
+bool pii_policy_has_targets(const pii_policy *p)
+{
+    for (size_t i = 0; i < p->n_rules; i++)
+        if (p->rules[i].n_targets > 0)
+            return true;
+    return false;
 }
 
 pii_surfaces pii_policy_surfaces(const pii_policy *p)

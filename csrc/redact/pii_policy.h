@@ -51,14 +51,26 @@ typedef struct pii_surfaces {
 } pii_surfaces;
 pii_surfaces pii_policy_surfaces(const pii_policy *p);
 
-/* Applies every rule, in order, to *root (owned by the caller, changed in
+/* Which rules an application runs. */
+typedef enum pii_rules {
+    PII_RULES_ALL,        /* every rule, in order */
+    PII_RULES_UNTARGETED, /* only rules without target paths */
+    PII_RULES_TARGETED    /* only rules with target paths */
+} pii_rules;
+
+/* The configured codec's name ("openai_chat", ...), or NULL. */
+const char *pii_policy_codec(const pii_policy *p);
+/* Whether any rule has target paths. */
+bool pii_policy_has_targets(const pii_policy *p);
+
+/* Applies the selected rules, in order, to *root (owned by the caller, changed in
  * place; a removed root becomes JSON null).  With llm_request, *root is an
  * LLM request {"headers": {...}, "content": ...}: target paths point into
  * "content", and rules without target paths also cover the header values.
  * *changed tells whether anything was changed.  Returns false with a
  * malloc'd message in *error (allocation or matching failure): the caller
  * must then not record *root (sanitizers fail closed). */
-bool pii_policy_apply(const pii_policy *p, cJSON **root, bool llm_request, bool *changed,
-                      char **error);
+bool pii_policy_apply(const pii_policy *p, cJSON **root, bool llm_request, pii_rules which,
+                      bool *changed, char **error);
 
 #endif /* PII_POLICY_H */

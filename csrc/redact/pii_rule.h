@@ -34,6 +34,7 @@ struct pii_policy {
     size_t n_rules;
     pii_surfaces surfaces;
     uint32_t max_pairs; /* ovector pairs the largest pattern needs */
+    char *codec;        /* owned: the configured codec's name, or NULL */
 };
 
 #endif /* PII_RULE_H */

@@ -29,7 +29,7 @@ static char *run(const char *rule_json, const char *payload_json)
     cJSON *root = cJSON_Parse(payload_json);
     bool changed = false;
     char *out;
-    if (pii_policy_apply(p, &root, false, &changed, &error)) {
+    if (pii_policy_apply(p, &root, false, PII_RULES_ALL, &changed, &error)) {
         out = cJSON_PrintUnformatted(root);
     } else {
         out = malloc(strlen(error) + 16);
@@ -164,7 +164,7 @@ static void test_llm_request_shape(void)
     pii_policy *p = pii_policy_compile(cfg, &error);
     cJSON *root = cJSON_Parse("{\"headers\": {\"From\": \"a@b.io\"}, \"content\": \"a@b.io\"}");
     bool changed = false;
-    CHECK(pii_policy_apply(p, &root, true, &changed, &error));
+    CHECK(pii_policy_apply(p, &root, true, PII_RULES_ALL, &changed, &error));
     CHECK(changed);
     char *out = cJSON_PrintUnformatted(root);
     CHECK_STR(out, "{\"headers\":{\"From\":\"[REDACTED]\"},\"content\":\"[REDACTED]\"}");
@@ -183,7 +183,7 @@ static void *worker(void *arg)
         cJSON *root = cJSON_Parse("{\"m\": \"mail a@b.io card 4111 1111 1111 1111 ip 10.0.0.1\"}");
         bool changed = false;
         char *error = NULL;
-        if (!pii_policy_apply(g_shared, &root, false, &changed, &error))
+        if (!pii_policy_apply(g_shared, &root, false, PII_RULES_ALL, &changed, &error))
             free(error);
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "m");
         CHECK_STR(m->valuestring, "mail [REDACTED] card [REDACTED] ip [REDACTED]");
