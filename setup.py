@@ -142,7 +142,7 @@ class BuildExtWithPlugins(build_ext):
             include_dirs=["csrc/include", "plugins/common"]
             + [f[2:] for f in cflags_cjson if f.startswith("-I")],
             extra_postargs=plugin_compile_args,
-            depends=[str(HEADER), "plugins/common/plugin_support.h"])
+            depends=[str(HEADER), "plugins/common/plugin_support.h", "plugins/common/exact_json.h"])
         self.compiler.link_shared_object(
             objects, str(library),
             libraries=[f[2:] for f in libs_cjson if f.startswith("-l")],
@@ -191,14 +191,15 @@ BUILD_BASE = "build/asan" if SANITIZE else "build/plain"
 native = Extension(
     "nemo_relay._native",
     sources=c_sources(),
-    include_dirs=["csrc/include", "csrc/runtime", "csrc/loader", "csrc/python"],
+    include_dirs=["csrc/include", "csrc/runtime", "csrc/loader", "csrc/python",
+                  "plugins/common"],  # exact_json.h, shared with the bundled plugins
     extra_compile_args=compile_args + [f for f in cflags if not f.startswith("-I")],
     extra_link_args=link_args,
     libraries=[f[2:] for f in libs if f.startswith("-l")] + ["dl", "pthread"],
     library_dirs=[f[2:] for f in libs if f.startswith("-L")],
     define_macros=[("NR_RELAY_VERSION", json.dumps(VERSION))],
     # a changed header rebuilds the extension (setuptools only compares .c times)
-    depends=sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("csrc/*/*.h")),
+    depends=sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("csrc/*/*.h"), *ROOT.glob("plugins/common/*.h")]),
 )
 native.include_dirs += [f[2:] for f in cflags if f.startswith("-I")]
 

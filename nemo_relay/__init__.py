@@ -132,7 +132,19 @@ from . import typed  # noqa: E402  (after llm and tools, which it wraps)
 
 _atexit.register(_native._shutdown)
 
+from . import observability  # noqa: E402
+from .observability import (  # noqa: E402
+    AtofEndpointConfig,
+    AtofExporter,
+    AtofExporterConfig,
+    AtofExporterMode,
+)
+
 __all__ = [
+    "AtofEndpointConfig",
+    "AtofExporter",
+    "AtofExporterConfig",
+    "AtofExporterMode",
     "Event",
     "Json",
     "JsonObject",
@@ -169,6 +181,7 @@ __all__ = [
     "guardrails",
     "intercepts",
     "llm",
+    "observability",
     "plugin",
     "propagate_scope_to_thread",
     "scope",

@@ -22,6 +22,11 @@ def flush() -> None:
     subscriber; what remains is output a subscriber buffers.  Native
     subscribers that buffer (the bundled ``atof_file`` plugin, or any library
     exporting ``nemo_relay_native_subscriber_flush_v1``) write it out before
-    this returns.  Code written for NeMo Relay's queued delivery keeps working.
+    this returns, and the exporters of ``nemo_relay.observability`` finish
+    what they have queued.  Code written for NeMo Relay's queued delivery keeps working.
     """
     _flush()
+    # the exporters' queues (nemo_relay.observability) are drained too
+    from .observability._drain import flush_all
+
+    flush_all()

@@ -13,14 +13,17 @@ from _build import ROOT, SAN_FLAGS, compiler, have_cxx, pkg_config, run_checked
 
 RUNTIME = sorted(str(p) for p in (ROOT / "csrc" / "runtime").glob("*.c"))
 LOADER = {name: str(ROOT / "csrc" / "loader" / f"{name}.c")
-          for name in ("semver", "manifest", "manifest_keys", "sha256", "loader_util")}
+          for name in ("semver", "manifest", "manifest_keys", "sha256", "loader_util", "json_nul")}
 ERROR = str(ROOT / "csrc" / "runtime" / "nr_error.c")
 INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/loader", "plugins/common", "tests/c")]
 
 SUITES = {
     "test_runtime": RUNTIME,
     "test_semver": [LOADER["semver"], LOADER["loader_util"], ERROR],
-    "test_manifest": [LOADER["manifest"], LOADER["manifest_keys"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"], ERROR],
+    "test_manifest": [LOADER["manifest"], LOADER["manifest_keys"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"],
+                      LOADER["json_nul"], ERROR],
+    "test_manifest_fuzz": [LOADER["manifest"], LOADER["manifest_keys"], LOADER["semver"], LOADER["sha256"],
+                           LOADER["loader_util"], LOADER["json_nul"], ERROR],
     "test_redact": [],  # includes plugins/redact/redact.c itself
 }
 

@@ -388,6 +388,20 @@ def test_execution_intercept_guardrail_rejection(active, events):
                             "otel.status_description": "guardrail rejected: blocked by probe"}
 
 
+def test_a_payload_handed_back_unchanged_changes_nothing(active, events):
+    # the probe's request intercept copies the JSON it was given: the host's
+    # printing and parsing around it must keep every number as it was
+    from _exact import EDGE_NUMBERS, differences, same
+
+    args = {"n": EDGE_NUMBERS, "big": 9007199254740993, "huge": 10**100, "one": 1.0}
+    received = []
+    result = tools.execute_sync("probe-tool", args, lambda a: received.append(a) or a)
+    assert same(received, [args]), differences(received[0], args)
+    assert same(result, args)
+    start = one(flushed(events), "probe-tool", "start")
+    assert same(start.data, args) and same(json.loads(start.to_json())["data"], args)
+
+
 def test_execution_intercept_rejection_without_a_message(active):
     with pytest.raises(errors.GuardrailRejected) as info:
         tools.execute_sync("probe-tool", {"probe": "block_no_message"}, lambda args: args)

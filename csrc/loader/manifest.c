@@ -4,6 +4,8 @@
 
 #include "manifest.h"
 
+#include "json_nul.h"
+
 #include "semver.h"
 #include "sha256.h"
 
@@ -523,6 +525,12 @@ NemoRelayStatus nr_manifest_parse_json(const char *json, size_t len, const char 
         goto done;
     }
 
+    char nul_field[128];
+    if (nr_json_find_nul(json, len, nul_field, sizeof nul_field)) {
+        /* cJSON would cut the string at the NUL: refuse it, naming the field */
+        st = nr_mf_decode_fail(&d, "%s contains a NUL character (\\u0000)", nul_field);
+        goto done;
+    }
     if ((st = nr_mf_decode(&d, root, &m)) != NEMO_RELAY_STATUS_OK)
         goto done;
     if ((st = nr_mf_validate(&m, err)) != NEMO_RELAY_STATUS_OK)
@@ -931,6 +939,12 @@ NemoRelayStatus nr_manifest_check(const nr_manifest *m, const char *canonical_ma
         if (stat(library_path, &sb) != 0) {
             st = nr_loader_fail(err, NR_E_NOT_FOUND, "library", pid, manifest,
                                 "native plugin library '%s' does not exist", library_path);
+            goto done;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "library", pid, manifest,
+                                "native plugin library '%s' %s", library_path,
+                                S_ISDIR(sb.st_mode) ? "is a directory" : "is not a regular file");
             goto done;
         }
         /* 14. integrity */

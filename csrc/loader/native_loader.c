@@ -92,8 +92,11 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
         if (st == NEMO_RELAY_STATUS_OK)
             st = nr_manifest_parse_json(text, len, spec->manifest_path, &m, err);
     }
-    if (st != NEMO_RELAY_STATUS_OK)
+    if (st != NEMO_RELAY_STATUS_OK) {
+        /* the error is about the plugin the caller asked for */
+        nr_loader_error_annotate(err, NULL, pid, NULL);
         goto fail;
+    }
 
     /* steps 7-15: id, kind, relay, native_api, library, sha256, permissions */
     nr_manifest_check_opts opts = {spec->plugin_id, nr_relay_version(), spec->trust_writable, true};

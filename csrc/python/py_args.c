@@ -61,8 +61,17 @@ int nr_py_req_str(PyObject *obj, const char *what, const char **out)
                      obj != NULL ? Py_TYPE(obj)->tp_name : "nothing");
         return -1;
     }
-    *out = PyUnicode_AsUTF8(obj);
-    return *out == NULL ? -1 : 0;
+    Py_ssize_t n;
+    *out = PyUnicode_AsUTF8AndSize(obj, &n);
+    if (*out == NULL)
+        return -1;
+    if (strlen(*out) != (size_t)n) {
+        /* C would cut the text at the NUL ("a\0b" and "a\0c" would collide) */
+        *out = NULL;
+        PyErr_Format(PyExc_ValueError, "%s must not contain a NUL character", what);
+        return -1;
+    }
+    return 0;
 }
 
 int nr_py_opt_str(PyObject *obj, const char *what, const char **out)

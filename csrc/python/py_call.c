@@ -579,7 +579,7 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
         return -1;
     const char *s;
     const nr_uuid *parent;
-    if (nr_py_req_str(v[0], "name", &s) < 0)
+    if (nr_py_req_str(v[0], kind == NR_CALL_TOOL ? "tool name" : "LLM name", &s) < 0)
         return -1;
     if (kind == NR_CALL_LLM && !nr_py_is_llm_request(v[1])) {
         PyErr_Format(PyExc_TypeError, "request must be an LLMRequest, not %.100s",

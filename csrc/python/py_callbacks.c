@@ -56,7 +56,9 @@ int nr_py_callback_spec(nr_mw_kind kind, PyObject *name, PyObject *priority, boo
 {
     memset(spec, 0, sizeof *spec);
     const char *cname;
-    if (nr_py_req_str(name, "name", &cname) < 0)
+    char what[96];
+    snprintf(what, sizeof what, "%s name", nr_mw_kind_name(kind));
+    if (nr_py_req_str(name, what, &cname) < 0)
         return -1;
     long prio = 0;
     if (priority != NULL) {
@@ -139,7 +141,9 @@ PyObject *nr_py_deregister(nr_py_state *st, nr_mw_kind kind, const nr_uuid *scop
                            PyObject *name)
 {
     const char *cname;
-    if (nr_py_req_str(name, "name", &cname) < 0)
+    char what[96];
+    snprintf(what, sizeof what, "%s name", nr_mw_kind_name(kind));
+    if (nr_py_req_str(name, what, &cname) < 0)
         return NULL;
     bool found;
     if (scope_uuid == NULL) {

@@ -5,6 +5,8 @@
 
 #include "nr_registry.h"
 
+#include "exact_json.h"
+
 #include <datetime.h>
 #include <math.h>
 #include <string.h>
@@ -42,13 +44,16 @@ static cJSON *int_to_cjson(PyObject *obj)
         return NULL;
     if (!overflow && v > -EXACT_INT_LIMIT && v < EXACT_INT_LIMIT)
         return cJSON_CreateNumber((double)v);
-    /* beyond 2**53: keep every digit as a raw JSON number (int's own repr:
-     * a subclass's __str__ could put anything into the JSON text) */
+    /* beyond 2**53 a double is not exact: the number keeps every digit as its
+     * text (int's own repr: a subclass's __str__ could put anything there) */
     PyObject *text = PyLong_Type.tp_repr(obj);
     if (text == NULL)
         return NULL;
-    cJSON *j = cJSON_CreateRaw(PyUnicode_AsUTF8(text));
+    const char *digits = PyUnicode_AsUTF8(text);
+    cJSON *j = digits != NULL ? ej_number_with_text(strtod(digits, NULL), digits) : NULL;
     Py_DECREF(text);
+    if (j == NULL && !PyErr_Occurred())
+        PyErr_NoMemory();
     return j;
 }
 
@@ -142,7 +147,7 @@ static cJSON *to_cjson(PyObject *obj, int depth)
             json_error("float %R is not a finite number", obj);
             return NULL;
         }
-        j = cJSON_CreateNumber(d);
+        j = ej_float(d); /* 1.0 stays a float */
     } else if (PyDict_Check(obj)) {
         return dict_to_cjson(obj, depth);
     } else if (PyList_Check(obj) || PyTuple_Check(obj)) {
@@ -281,14 +286,19 @@ PyObject *nr_py_json_copy(PyObject *obj)
 
 /* ---- cJSON -> Python ------------------------------------------------------ */
 
-static PyObject *number_from_text(const char *text)
+/* A number: an integer text exactly (any size); a fraction or an exponent
+ * (kept as text, exact_json.h) a float; else int when integral below 2**53. */
+static PyObject *number_from_cjson(const cJSON *j)
 {
-    if (strpbrk(text, ".eE") == NULL)
-        return PyLong_FromString(text, NULL, 10);
-    PyObject *s = PyUnicode_FromString(text);
-    PyObject *f = s != NULL ? PyFloat_FromString(s) : NULL;
-    Py_XDECREF(s);
-    return f;
+    double d = j->valuedouble;
+    if (j->valuestring != NULL) {
+        if (strpbrk(j->valuestring, ".eE") == NULL)
+            return PyLong_FromString(j->valuestring, NULL, 10);
+        return PyFloat_FromDouble(d); /* cJSON's strtod rounds correctly */
+    }
+    if (d == floor(d) && fabs(d) < (double)EXACT_INT_LIMIT)
+        return PyLong_FromLongLong((long long)d);
+    return PyFloat_FromDouble(d);
 }
 
 PyObject *nr_py_from_cjson(const cJSON *j)
@@ -299,14 +309,8 @@ PyObject *nr_py_from_cjson(const cJSON *j)
         Py_RETURN_TRUE;
     if (cJSON_IsFalse(j))
         Py_RETURN_FALSE;
-    if (cJSON_IsNumber(j)) {
-        double d = j->valuedouble;
-        if (d == floor(d) && fabs(d) < (double)EXACT_INT_LIMIT)
-            return PyLong_FromLongLong((long long)d);
-        return PyFloat_FromDouble(d);
-    }
-    if (cJSON_IsRaw(j))
-        return number_from_text(j->valuestring);
+    if (cJSON_IsNumber(j))
+        return number_from_cjson(j);
     if (cJSON_IsString(j))
         return PyUnicode_FromString(j->valuestring);
     if (cJSON_IsArray(j)) {
@@ -391,9 +395,15 @@ nr_value *nr_py_value_checked(PyObject *obj)
     nr_value *v = nr_py_value_wrap(obj);
     nr_error err = NR_ERROR_INIT;
     if (v != NULL && nr_value_json(v, &err) == NULL) {
-        nr_value_release(v);
-        v = NULL;
-        nr_py_raise(&err); /* the conversion's ValueError, message unchanged */
+        nr_error_clear(&err);
+        /* Not convertible: a wrong type fails here, as with no native
+         * plugin; JSON types that still cannot be converted (NUL, a lone
+         * surrogate, a huge int) go on unchanged, their record null with a
+         * warning. */
+        if (nr_py_check_json(obj) < 0) {
+            nr_value_release(v);
+            v = NULL;
+        }
     }
     return v;
 }

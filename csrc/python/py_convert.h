@@ -5,9 +5,10 @@
  * list/tuple, and dict with str keys, nested up to 1000 levels.  Anything
  * else raises ValueError("Failed to convert to JSON: ...").
  *
- * Integers beyond 2**53 are kept exact (written as raw JSON numbers).  JSON
- * numbers read back become int when they are integral and within 2**53, else
- * float.
+ * Numbers round-trip (plugins/common/exact_json.h): integers beyond 2**53
+ * keep their digits and integral floats their ".0" as the number's text;
+ * JSON numbers read back become int when written as integers (any size),
+ * else float.
  */
 #ifndef NR_PY_CONVERT_H
 #define NR_PY_CONVERT_H
@@ -44,7 +45,8 @@ nr_value *nr_py_value_wrap(PyObject *obj);
 /* obj as a value for the runtime, checked to be JSON in one walk: when
  * native middleware exists (it reads JSON, without the GIL) it is converted
  * now, while this thread holds the GIL, the conversion being the check;
- * otherwise nr_py_check_json, then a wrap.  The value wraps obj either way.
+ * otherwise nr_py_check_json, then a wrap.  The value wraps obj either way;
+ * JSON types that cannot be converted (NUL, lone surrogate, huge int) pass.
  * NULL with ValueError (or MemoryError) set. */
 nr_value *nr_py_value_checked(PyObject *obj);
 

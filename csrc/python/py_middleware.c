@@ -130,8 +130,9 @@ static NemoRelayStatus reason_of(PyObject *r, char **out_reason, nr_error *err)
         return err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
     NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
     if (PyUnicode_Check(r)) {
-        const char *s = PyUnicode_AsUTF8(r);
-        if (s == NULL || (*out_reason = nr_strdup(s)) == NULL)
+        const char *s;
+        if (nr_py_req_str(r, "conditional execution guardrail reason", &s) < 0 ||
+            (*out_reason = nr_strdup(s)) == NULL)
             st = nr_py_capture_exception(err, NULL);
     } else if (r != Py_None) {
         PyErr_Format(PyExc_TypeError,
@@ -343,7 +344,7 @@ static PyObject *tool_request_intercepts(PyObject *mod, PyObject *const *args, P
         PyErr_SetString(PyExc_TypeError, "request_intercepts(name, args) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_req_str(args[0], "name", &name) < 0)
+    if (nr_py_req_str(args[0], "tool name", &name) < 0)
         return NULL;
     return run_request_intercepts(PyModule_GetState(mod), NR_CALL_TOOL, name, args[1]);
 }
@@ -355,7 +356,7 @@ static PyObject *llm_request_intercepts(PyObject *mod, PyObject *const *args, Py
         PyErr_SetString(PyExc_TypeError, "request_intercepts(name, request) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_req_str(args[0], "name", &name) < 0)
+    if (nr_py_req_str(args[0], "LLM name", &name) < 0)
         return NULL;
     return run_request_intercepts(PyModule_GetState(mod), NR_CALL_LLM, name, args[1]);
 }
@@ -368,7 +369,7 @@ static PyObject *tool_conditional_execution(PyObject *mod, PyObject *const *args
         PyErr_SetString(PyExc_TypeError, "conditional_execution(name, args) takes 2 arguments");
         return NULL;
     }
-    if (nr_py_req_str(args[0], "name", &name) < 0)
+    if (nr_py_req_str(args[0], "tool name", &name) < 0)
         return NULL;
     return run_conditionals(PyModule_GetState(mod), NR_CALL_TOOL, name, args[1]);
 }
@@ -399,7 +400,7 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
     bool has_ts;
     int64_t ts;
     PyObject *result = NULL;
-    if (nr_py_req_str(v[0], "name", &spec.name) < 0)
+    if (nr_py_req_str(v[0], kind == NR_CALL_TOOL ? "tool name" : "LLM name", &spec.name) < 0)
         return NULL;
     if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], "handle", &spec.parent) < 0 ||
         nr_py_flags(v[3], &spec.attributes) < 0 || nr_py_opt_value(v[4], &data) < 0 ||

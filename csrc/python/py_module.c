@@ -12,6 +12,7 @@
 #include "py_call.h"
 #include "py_convert.h"
 #include "py_llm_request.h"
+#include "py_export_queue.h"
 #include "py_scope.h"
 #include "py_worker.h"
 
@@ -169,6 +170,8 @@ static int module_exec(PyObject *mod)
         nr_py_stream_init(mod, st) < 0)
         goto fail;
     if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 || nr_py_middleware_init(mod) < 0)
+        goto fail;
+    if (nr_py_export_queue_init(mod) < 0)
         goto fail;
     if (PyModule_AddStringConstant(mod, "RELAY_VERSION", nr_relay_version()) < 0)
         goto fail;

@@ -452,8 +452,8 @@ static PyObject *resolve_manifest(PyObject *mod, PyObject *ref)
     PyObject *path = PyOS_FSPath(ref);
     if (path == NULL)
         return NULL;
-    const char *p = PyUnicode_Check(path) ? PyUnicode_AsUTF8(path) : NULL;
-    if (p == NULL) {
+    const char *p = NULL;
+    if (!PyUnicode_Check(path) || nr_py_req_str(path, "manifest_ref", &p) < 0) {
         Py_DECREF(path);
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "manifest_ref must be a str path");
@@ -573,6 +573,8 @@ static PyObject *check_manifest(PyObject *mod, PyObject *const *args, Py_ssize_t
         st = nr_manifest_parse_json(json, strlen(json), path, &m, &err);
     else if ((st = nr_manifest_read_file(path, &text, &len, &err)) == NEMO_RELAY_STATUS_OK)
         st = nr_manifest_parse_json(text, len, path, &m, &err);
+    if (st != NEMO_RELAY_STATUS_OK && expected != NULL)
+        nr_loader_error_annotate(&err, NULL, expected, NULL); /* the id the caller asked for */
     if (st == NEMO_RELAY_STATUS_OK) {
         nr_manifest_check_opts opts = {expected, nr_relay_version(), trust != 0, probe != 0};
         st = nr_manifest_check(&m, path, &opts, &library, &err);
@@ -753,9 +755,9 @@ static PyObject *load_native_plugins(PyObject *mod, PyObject *specs_obj)
         }
         const char *j;
         Py_ssize_t jlen = 0;
-        specs[i].plugin_id = PyUnicode_AsUTF8(id);
-        specs[i].manifest_path = PyUnicode_AsUTF8(path);
-        if (nr_py_opt_str(json, "manifest json", &j) < 0)
+        if (nr_py_req_str(id, "plugin_id", &specs[i].plugin_id) < 0 ||
+            nr_py_req_str(path, "manifest_ref", &specs[i].manifest_path) < 0 ||
+            nr_py_opt_str(json, "manifest json", &j) < 0)
             goto done;
         if (j != NULL && PyUnicode_AsUTF8AndSize(json, &jlen) == NULL)
             goto done;

@@ -69,7 +69,7 @@ static PyObject *scope_push(PyObject *mod, PyObject *const *args, Py_ssize_t nar
     int64_t ts;
     PyObject *result = NULL;
     nr_value *data = NULL, *metadata = NULL, *input = NULL;
-    if (nr_py_req_str(a[0], "name", &pa.name) < 0)
+    if (nr_py_req_str(a[0], "scope name", &pa.name) < 0)
         return NULL;
     long type = PyLong_AsLong(a[1]);
     if (type == -1 && PyErr_Occurred())
@@ -157,7 +157,7 @@ static PyObject *scope_event(PyObject *mod, PyObject *const *args, Py_ssize_t na
     bool has_ts;
     int64_t ts;
     PyObject *result = NULL;
-    if (nr_py_req_str(a[0], "name", &name) < 0 || nr_py_opt_parent(a[1], "handle", &parent) < 0 ||
+    if (nr_py_req_str(a[0], "mark name", &name) < 0 || nr_py_opt_parent(a[1], "handle", &parent) < 0 ||
         nr_py_opt_value(a[2], &data) < 0 || nr_py_opt_value(a[3], &metadata) < 0 ||
         nr_py_timestamp(a[4], &ts, &has_ts) < 0)
         goto done;

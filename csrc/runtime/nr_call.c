@@ -137,6 +137,23 @@ static nr_value *sanitize(const nr_snapshot *snap, nr_mw_kind kind, const nr_cal
     return cur;
 }
 
+/* What an event records for payload v of call `name`: v itself, or JSON null
+ * and a warning saying why when v cannot be converted to JSON (a string with
+ * NUL, a lone surrogate, an int too long to print).  The caller still gets v.
+ * Takes over the caller's reference to v; returns a new reference (or NULL
+ * for a NULL v). */
+static nr_value *recordable(nr_value *v, const char *what, const char *name)
+{
+    nr_error err = NR_ERROR_INIT;
+    if (v == NULL || nr_value_json(v, &err) != NULL)
+        return v;
+    nr_warn("the %s of '%s' cannot be recorded (%s); the recorded payload is null", what, name,
+            err.message != NULL ? err.message : nr_status_name(err.status));
+    nr_error_clear(&err);
+    nr_value_release(v);
+    return nr_value_new_null();
+}
+
 static cJSON *profile_for(nr_call_kind kind, const nr_scope *handle, nr_value *annotation,
                           const char *annotation_key)
 {
@@ -418,7 +435,8 @@ static NemoRelayStatus emit_start(const nr_snapshot *snap, nr_call_kind kind,
 {
     if (!nr_emit_wanted())
         return NEMO_RELAY_STATUS_OK;
-    nr_value *recorded = sanitize(snap, KINDS[kind].sanitize_request, info, input);
+    nr_value *recorded = recordable(sanitize(snap, KINDS[kind].sanitize_request, info, input),
+                                    kind == NR_CALL_TOOL ? "arguments" : "request", info->name);
     cJSON *profile = profile_for(kind, handle, annotated, "annotated_request");
     nr_event *ev = nr_event_new_scope(NR_PHASE_START, handle, handle->start_us, recorded,
                                       handle->metadata, profile, err);
@@ -483,6 +501,8 @@ void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char 
 {
     if (atomic_exchange(&c->ended, true))
         return;
+    if (c->handle != NULL)
+        atomic_store(&c->handle->popped, true); /* tools.call_end on it is a second end */
     if (nr_emit_wanted())
         emit_end(c, status, result, description);
     snap_drop(c); /* the call's own hold */
@@ -492,7 +512,8 @@ static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const c
 {
     nr_value *data = NULL;
     if (status == NR_END_OK || result != NULL) {
-        data = sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info, result);
+        data = recordable(sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info, result),
+                          c->kind == NR_CALL_TOOL ? "result" : "response", c->name);
         const cJSON *j = data != NULL ? nr_value_json(data, NULL) : NULL;
         if ((j == NULL || cJSON_IsNull(j)) && c->data != NULL) {
             nr_value_release(data);
@@ -696,6 +717,13 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
     NemoRelayStatus st = nr_check_timestamp(ts_us, err);
     if (st != NEMO_RELAY_STATUS_OK)
         return st;
+    /* A call ends once: the first end claims the handle. */
+    if (atomic_exchange(&handle->popped, true)) {
+        char id[NR_UUID_STR_LEN];
+        nr_uuid_format(&handle->uuid, id);
+        return nr_error_set(err, NR_E_SCOPE_NOT_FOUND, "%s call %s has already ended",
+                            handle->family == NR_FAMILY_TOOL ? "tool" : "LLM", id);
+    }
     if (!nr_emit_wanted())
         return NEMO_RELAY_STATUS_OK;
     nr_call_kind kind = handle->family == NR_FAMILY_TOOL ? NR_CALL_TOOL : NR_CALL_LLM;
@@ -705,7 +733,8 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[kind].sanitize_response));
     nr_call_info info = {handle->name, env, NULL, 0, NULL};
-    nr_value *recorded = sanitize(&snap, KINDS[kind].sanitize_response, &info, result);
+    nr_value *recorded = recordable(sanitize(&snap, KINDS[kind].sanitize_response, &info, result),
+                                    kind == NR_CALL_TOOL ? "result" : "response", handle->name);
     const cJSON *j = recorded != NULL ? nr_value_json(recorded, NULL) : NULL;
     nr_value *fallback = data != NULL ? data : handle->data;
     if ((j == NULL || cJSON_IsNull(j)) && fallback != NULL) {
@@ -732,7 +761,9 @@ void nr_call_stream_chunk(nr_call *c, nr_value *chunk)
     unsigned index = atomic_fetch_add(&c->chunks, 1);
     if (!nr_emit_wanted() || !snap_acquire(c))
         return;
-    nr_value *recorded = sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info, chunk);
+    nr_value *recorded = recordable(sanitize(&c->snap, KINDS[c->kind].sanitize_response, &c->info,
+                                             chunk),
+                                    "stream chunk", c->name);
     snap_drop(c);
     cJSON *d = cJSON_CreateObject();
     if (d == NULL) {

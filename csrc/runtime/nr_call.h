@@ -132,7 +132,9 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
 
 /* Emits the end event of a manual call: data = sanitized result (or, when
  * that is null, `data`, else the handle's data), metadata = start metadata merged with `metadata`;
- * `annotated_response` (LLM) goes to category_profile unchanged. */
+ * `annotated_response` (LLM) goes to category_profile unchanged.  A call ends
+ * once: a second end records nothing and fails with NR_E_SCOPE_NOT_FOUND
+ * "... has already ended". */
 NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value *data,
                                    nr_value *metadata, nr_value *annotated_response,
                                    const int64_t *ts_us, void *env, nr_error *err);

@@ -1,6 +1,8 @@
 /* nr_json.c -- cJSON helpers: bounded parse, print, merge. */
 #include "nr_json.h"
 
+#include "exact_json.h" /* plugins/common: numbers that round-trip */
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,12 +33,17 @@ cJSON *nr_json_parse(const char *text, size_t len, const char *what, nr_error *e
             return NULL;
         }
     }
+    if (!ej_keep_number_texts(item, text, (size_t)(end - text))) {
+        cJSON_Delete(item);
+        nr_error_nomem(err);
+        return NULL;
+    }
     return item;
 }
 
 char *nr_json_print(const cJSON *item)
 {
-    return cJSON_PrintUnformatted(item);
+    return ej_print(item);
 }
 
 cJSON *nr_json_dup(const cJSON *item)

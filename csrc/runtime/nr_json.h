@@ -16,11 +16,14 @@
 
 /* Parses exactly len bytes (trailing whitespace allowed).  Returns a new tree
  * the caller owns, or NULL with err set to NR_E_INVALID_JSON and the message
- * "<what> is not valid JSON: <detail>". */
+ * "<what> is not valid JSON: <detail>" (or to out of memory).  A number
+ * literal a double would not print back as written (1.0, 2**53+1, 0.1+0.2's
+ * 17 digits) keeps its text (plugins/common/exact_json.h). */
 cJSON *nr_json_parse(const char *text, size_t len, const char *what, nr_error *err);
 
 /* Compact JSON text; the caller frees it with free().  NULL on allocation
- * failure. */
+ * failure.  Numbers round-trip: a number's kept text as it is, any other
+ * number as the shortest text that reads back as the same double. */
 char *nr_json_print(const cJSON *item);
 
 /* Deep copy (NULL in, NULL out); the caller owns the copy. */

@@ -74,8 +74,10 @@ NemoRelayStatus nr_scope_pop(const nr_uuid *u, nr_value *output, nr_value *metad
     if ((st = check_payloads(output, metadata, NULL, err)) != NEMO_RELAY_STATUS_OK)
         return st;
     nr_scope *node = NULL;
-    if ((st = nr_visible_pop(u, &node, err)) != NEMO_RELAY_STATUS_OK)
+    if ((st = nr_visible_pop(u, &node, err)) != NEMO_RELAY_STATUS_OK) {
+        nr_scope_release(node); /* an ended scope unlinked from this chain */
         return st;
+    }
     if (nr_emit_wanted()) {
         nr_value *merged = nr_value_merge_shallow(node->metadata, metadata);
         /* The popped scope's own subscribers see its end event. */

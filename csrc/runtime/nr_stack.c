@@ -265,8 +265,21 @@ static NemoRelayStatus pop_op(nr_scope **top, void *arg, nr_error *err)
         return nr_error_set(err, NR_E_SCOPE_NOT_FOUND, "scope handle not found");
     if (found->is_root)
         return nr_error_set(err, NR_E_SCOPE_ROOT, "root scope cannot be removed");
-    if (found != *top)
+    bool ended = atomic_load(&found->popped);
+    if (found != *top && !ended)
         return nr_error_set(err, NR_E_NOT_ON_TOP, "scope handle is not at the top of the stack");
+    /* A scope ends once: the first pop (on any chain that shares the node)
+     * claims it.  A later pop on another chain only unlinks the node from
+     * that chain when it is on top, so the chain does not keep a dead scope. */
+    if (ended || atomic_exchange(&found->popped, true)) {
+        char id[NR_UUID_STR_LEN];
+        nr_uuid_format(pa->uuid, id);
+        if (found == *top) {
+            pa->popped = *top;
+            *top = nr_scope_ref(found->below);
+        }
+        return nr_error_set(err, NR_E_SCOPE_NOT_FOUND, "scope %s has already ended", id);
+    }
     /* The cell's reference to the popped node goes to the caller; the cell
      * takes a reference to the node below. */
     pa->popped = *top;

@@ -97,7 +97,10 @@ nr_scope *nr_visible_push(nr_scope_init *init, nr_error *err);
 /* Removes the node with uuid u if it is the visible top.  Errors:
  * NR_E_SCOPE_ROOT "root scope cannot be removed", NR_E_NOT_ON_TOP "scope
  * handle is not at the top of the stack", NR_E_SCOPE_NOT_FOUND "scope handle
- * not found".  On success *out is the popped node (new reference). */
+ * not found", and NR_E_SCOPE_NOT_FOUND "scope <uuid> has already ended" when
+ * another chain sharing the node popped it first (then an ended top is still
+ * unlinked and *out holds it, new reference, for the caller to release).
+ * On success *out is the popped node (new reference). */
 NemoRelayStatus nr_visible_pop(const nr_uuid *u, nr_scope **out, nr_error *err);
 
 /* Fork support: the cell lock is taken around fork() so the child never

@@ -307,7 +307,7 @@ static NemoRelayStatus af_on_event(void *user_data, const HostString *event_json
         if (event == NULL) {
             return ps_fail(host, NEMO_RELAY_STATUS_INVALID_JSON, AF_KIND ": event is not valid JSON");
         }
-        compact = cJSON_PrintUnformatted(event);
+        compact = ej_print(event); /* numbers exact (exact_json.h) */
         cJSON_Delete(event);
         if (compact == NULL) {
             return ps_oom(host, AF_KIND);

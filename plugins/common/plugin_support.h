@@ -12,6 +12,8 @@
 
 #include "nemo_relay_plugin.h"
 
+#include "exact_json.h"
+
 #include <cjson/cJSON.h>
 
 #include <stdarg.h>
@@ -132,7 +134,8 @@ static PS_MAYBE_UNUSED NemoRelayStatus ps_oom(const HostApi *host, const char *k
 /* ---- JSON ---------------------------------------------------------------------------- */
 
 /* Length-bounded parse of bytes that are not NUL-terminated (host strings
- * never are); NULL if invalid, trailing garbage included, or out of memory. */
+ * never are); NULL if invalid, trailing garbage included, or out of memory.
+ * Numbers keep their text where a double would change it (exact_json.h). */
 static PS_MAYBE_UNUSED cJSON *ps_parse_bytes(const char *data, size_t len)
 {
     if (data == NULL || len == 0) {
@@ -145,6 +148,10 @@ static PS_MAYBE_UNUSED cJSON *ps_parse_bytes(const char *data, size_t len)
             cJSON_Delete(value);
             value = NULL;
         }
+    }
+    if (value != NULL && !ej_keep_number_texts(value, data, len)) {
+        cJSON_Delete(value);
+        value = NULL;
     }
     return value;
 }
@@ -179,12 +186,13 @@ static PS_MAYBE_UNUSED NemoRelayStatus ps_parse_config(const HostApi *host, cons
     return status;
 }
 
-/* Serializes value into a new host string (*out transfers to the caller). */
+/* Serializes value into a new host string (*out transfers to the caller),
+ * every number exact (exact_json.h). */
 static PS_MAYBE_UNUSED NemoRelayStatus ps_print(const HostApi *host, const char *kind,
                                                 const cJSON *value, HostString **out)
 {
     *out = NULL;
-    char *text = cJSON_PrintUnformatted(value);
+    char *text = ej_print(value);
     if (text == NULL) {
         return ps_oom(host, kind);
     }

@@ -138,14 +138,19 @@ static void test_untouched_payload_is_copied_verbatim(void)
     rd_policy_release(p);
 }
 
-/* Something redacted: the tree is printed again. */
+/* Something redacted: the tree is printed again, every number as written
+ * (exact_json.h) but for ints a double holds, which print the same anyway. */
 static void test_redacted_payload_is_reprinted(void)
 {
     RdPolicy *p = policy_of("{\"patterns\": [\"sk-1\"], \"replacement\": \"*\"}");
     CHECK(p != NULL);
     char *out = NULL;
-    CHECK_EQ_INT(run(p, RD_TOOL_REQUEST, "{ \"a\": 1E5, \"Token\": 7 }", &out), NEMO_RELAY_STATUS_OK);
-    CHECK_STR(out, "{\"a\":100000,\"Token\":\"*\"}");
+    CHECK_EQ_INT(run(p, RD_TOOL_REQUEST,
+                     "{ \"a\": 1E5, \"big\": 9007199254740993, \"f\": 0.30000000000000004, "
+                     "\"one\": 1.0, \"n\": [-0, 12], \"Token\": 7 }", &out),
+                 NEMO_RELAY_STATUS_OK);
+    CHECK_STR(out, "{\"a\":1E5,\"big\":9007199254740993,\"f\":0.30000000000000004,"
+                   "\"one\":1.0,\"n\":[-0,12],\"Token\":\"*\"}");
     free(out);
     CHECK_EQ_INT(run(p, RD_TOOL_RESPONSE, "[ \"key sk-1!\", 2 ]", &out), NEMO_RELAY_STATUS_OK);
     CHECK_STR(out, "[\"key *!\",2]");

@@ -4,6 +4,7 @@
  */
 #include "nr_call.h"
 #include "nr_emit.h"
+#include "exact_json.h"
 #include "nr_json.h"
 #include "nr_registry.h"
 #include "nr_runtime.h"
@@ -569,6 +570,76 @@ static void test_json_helpers(void)
     nr_error_clear(&err);
 }
 
+/* parse then print: the same text, without the NUL a C string would add
+ * (nr_json_parse is length-bounded) */
+static void check_reprint(const char *text)
+{
+    size_t len = strlen(text);
+    char *copy = malloc(len);
+    memcpy(copy, text, len);
+    nr_error err = NR_ERROR_INIT;
+    cJSON *j = nr_json_parse(copy, len, "payload", &err);
+    free(copy);
+    CHECK(j != NULL);
+    char *out = nr_json_print(j);
+    CHECK_STR(out, text);
+    free(out);
+    cJSON *dup = nr_json_dup(j); /* copies keep the texts */
+    out = nr_json_print(dup);
+    CHECK_STR(out, text);
+    free(out);
+    cJSON_Delete(dup);
+    cJSON_Delete(j);
+    nr_error_clear(&err);
+}
+
+static void check_number(double d, const char *want)
+{
+    cJSON *j = cJSON_CreateNumber(d);
+    char *out = nr_json_print(j);
+    CHECK_STR(out, want);
+    CHECK(out != NULL && strtod(out, NULL) == d);
+    free(out);
+    cJSON_Delete(j);
+}
+
+static void test_json_numbers_round_trip(void)
+{
+    /* literals a double does not print back as written keep their text */
+    check_reprint("[9007199254740993,-18446744073709551616,1.0,-0.0,0.30000000000000004,"
+                  "1.0000000000000002,5e-324,1.7976931348623157e308,1E5,2.50,1e400,"
+                  "123456789012345,-123456789012345,0,-0,42]");
+    check_reprint("{\"1.5\":\"2.5e3 9007199254740993\",\"n\":[1.5,{\"x\":10000000000000001}],"
+                  "\"s\":\"\\\"12\",\"t\":true,\"z\":null,\"m\":-1e-7}");
+    check_reprint("12345678901234567890");
+    /* numbers made in C print as the shortest text that reads back the same */
+    check_number(0.1 + 0.2, "0.30000000000000004");
+    check_number(1.0000000000000002, "1.0000000000000002");
+    check_number(5e-324, "5e-324");
+    check_number(1.7976931348623157e308, "1.7976931348623157e+308");
+    check_number(9007199254740991.0, "9007199254740991");
+    check_number(4294967296.0, "4294967296");
+    check_number(-2.0, "-2");
+    check_number(0.1, "0.1");
+    check_number(1e300, "1e+300");
+    check_number(1.0 / 3.0, "0.3333333333333333");
+    /* a number inside a tree that also holds plain ints; a merge keeps texts */
+    nr_error err = NR_ERROR_INIT;
+    cJSON *base = nr_json_parse("{\"a\":1,\"b\":2.0}", 15, "base", &err);
+    cJSON *over = nr_json_parse("{\"b\":9007199254740993,\"c\":3}", 28, "overlay", &err);
+    cJSON *m = nr_json_merge_shallow(base, over);
+    char *out = nr_json_print(m);
+    CHECK_STR(out, "{\"a\":1,\"b\":9007199254740993,\"c\":3}");
+    free(out);
+    cJSON_Delete(m);
+    cJSON_Delete(base);
+    cJSON_Delete(over);
+    /* a literal that is not JSON (cJSON takes it) is not kept as text */
+    CHECK(ej_is_json_number("-0.5e+3", 7) && !ej_is_json_number("01", 2) &&
+          !ej_is_json_number("1.", 2) && !ej_is_json_number("-.5", 3) && !ej_is_json_number("1e", 2));
+    nr_error_clear(&err);
+}
+
 int main(void)
 {
     nr_runtime_init();
@@ -583,6 +654,7 @@ int main(void)
     NR_RUN(test_ordering);
     NR_RUN(test_managed_call);
     NR_RUN(test_json_helpers);
+    NR_RUN(test_json_numbers_round_trip);
     nr_binding none = {NULL, false};
     nr_thread_restore(&none); /* drop the thread's default stack for leak checking */
     return NR_TEST_RESULT();
