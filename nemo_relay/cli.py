@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -155,7 +156,9 @@ def cmd_plugin_inspect(args: argparse.Namespace) -> int:
         if any(d["level"] == "error" for d in report["diagnostics"]):
             return 1
         try:
-            asyncio.run(plugin.initialize(doc))
+            with warnings.catch_warnings():  # the diagnostics are printed above
+                warnings.simplefilter("ignore", RuntimeWarning)
+                asyncio.run(plugin.initialize(doc))
             prefix = f"__nemo_relay_plugin__{plugin_id}__"
             regs = [r for r in _native._registrations() if r["name"].startswith(prefix)]
             print(f"registrations ({len(regs)}):")
