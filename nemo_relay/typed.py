@@ -40,6 +40,9 @@ from ._native import LLMRequest, ScopeHandle
 from ._types import Json, LLMAttributes, ToolAttributes
 from .llm import LlmStream
 
+if typing.TYPE_CHECKING:
+    from .codecs import LlmCodec, LlmResponseCodec
+
 __all__ = [
     "BestEffortAnyCodec",
     "Codec",
@@ -823,11 +826,6 @@ async def tool_execute(
     return cast(TResult, _from_json(r_codec, json_result, f"tool {name!r} result"))
 
 
-def _llm_codec_options(codec: object, response_codec: object) -> dict[str, Any]:
-    # LLM request/response codecs belong to llm.execute; passed on only when given
-    return _options(codec=codec, response_codec=response_codec)
-
-
 async def llm_execute(
     name: str,
     request: LLMRequest,
@@ -839,8 +837,8 @@ async def llm_execute(
     data: Json = None,
     metadata: Json = None,
     model_name: str | None = None,
-    codec: Any = None,
-    response_codec: Any = None,
+    codec: LlmCodec | None = None,
+    response_codec: LlmResponseCodec | None = None,
 ) -> TResponse:
     """``llm.execute`` whose function returns a typed response; middleware
     and events see its JSON, the caller gets it decoded again."""
@@ -853,8 +851,8 @@ async def llm_execute(
         return _to_json(r_codec, value, f"LLM {name!r} response")
 
     json_result = await llm.execute(name, request, call, **_options(
-        handle=handle, attributes=attributes, data=data, metadata=metadata, model_name=model_name),
-        **_llm_codec_options(codec, response_codec))
+        handle=handle, attributes=attributes, data=data, metadata=metadata, model_name=model_name,
+        codec=codec, response_codec=response_codec))
     return cast(TResponse, _from_json(r_codec, json_result, f"LLM {name!r} response"))
 
 
@@ -872,8 +870,8 @@ async def llm_stream_execute(
     data: Json = None,
     metadata: Json = None,
     model_name: str | None = None,
-    codec: Any = None,
-    response_codec: Any = None,
+    codec: LlmCodec | None = None,
+    response_codec: LlmResponseCodec | None = None,
 ) -> LlmStream:
     """``llm.stream_execute`` with typed chunks: ``func`` yields typed
     chunks, which are recorded as JSON; the collector gets each chunk decoded
@@ -894,5 +892,5 @@ async def llm_stream_execute(
         return _to_json(response_json_codec, finalizer(), f"LLM {name!r} final response")
 
     return await llm.stream_execute(name, request, chunks, collect, finish, **_options(
-        handle=handle, attributes=attributes, data=data, metadata=metadata, model_name=model_name),
-        **_llm_codec_options(codec, response_codec))
+        handle=handle, attributes=attributes, data=data, metadata=metadata, model_name=model_name,
+        codec=codec, response_codec=response_codec))

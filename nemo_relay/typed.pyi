@@ -2,6 +2,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar, overload
 
 from ._native import LLMRequest, ScopeHandle
+from .codecs import LlmCodec, LlmResponseCodec
 from ._types import Json, LLMAttributes, ToolAttributes
 from .llm import LlmStream
 
@@ -102,8 +103,8 @@ async def llm_execute(
     data: Json = None,
     metadata: Json = None,
     model_name: str | None = None,
-    codec: Any = None,
-    response_codec: Any = None,
+    codec: LlmCodec | None = None,
+    response_codec: LlmResponseCodec | None = None,
 ) -> TResponse: ...
 @overload
 async def llm_execute(
@@ -117,8 +118,8 @@ async def llm_execute(
     data: Json = None,
     metadata: Json = None,
     model_name: str | None = None,
-    codec: Any = None,
-    response_codec: Any = None,
+    codec: LlmCodec | None = None,
+    response_codec: LlmResponseCodec | None = None,
 ) -> TResponse: ...
 async def llm_stream_execute(
     name: str,
@@ -134,6 +135,6 @@ async def llm_stream_execute(
     data: Json = None,
     metadata: Json = None,
     model_name: str | None = None,
-    codec: Any = None,
-    response_codec: Any = None,
+    codec: LlmCodec | None = None,
+    response_codec: LlmResponseCodec | None = None,
 ) -> LlmStream: ...

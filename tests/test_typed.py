@@ -392,3 +392,52 @@ def test_typed_needs_no_pydantic():
             "print('ok')")
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+# ---- with an LLM codec: the typed response is the provider's JSON ----------------------
+
+
+class ChatMessage(TypedDict):
+    role: str
+    content: str
+
+
+class ChatChoice(TypedDict):
+    index: int
+    message: ChatMessage
+    finish_reason: str
+
+
+class ChatCompletion(TypedDict):
+    id: str
+    object: str
+    model: str
+    choices: list[ChatChoice]
+    usage: dict[str, int]
+
+
+def chat_completion(text: str) -> ChatCompletion:
+    return {"id": "c-1", "object": "chat.completion", "model": "gpt-4o",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
+
+
+async def test_llm_execute_passes_the_llm_codecs_on(events, registered):
+    from nemo_relay.codecs import OpenAIChatCodec
+
+    def shout(name, request, annotated):
+        annotated.messages = [{**m, "content": m["content"].upper()} for m in annotated.messages]
+        return request, annotated
+
+    registered(intercepts, "llm_request", "shout", 0, False, shout)
+
+    def provider(request: LLMRequest) -> ChatCompletion:
+        return chat_completion(request.content["messages"][0]["content"])
+
+    codec = OpenAIChatCodec()
+    reply = await typed.llm_execute("openai", LLMRequest({}, {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "hi"}]}), provider, codec=codec, response_codec=codec)
+    assert reply["choices"][0]["message"]["content"] == "HI"
+    start, end = events.named("openai")
+    assert start.annotated_request.messages[0]["content"] == "HI"
+    assert end.annotated_response.message == "HI" and end.annotated_response.usage["prompt_tokens"] == 3
