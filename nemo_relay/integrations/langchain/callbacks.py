@@ -72,8 +72,9 @@ def _ok() -> dict[str, str]:
 
 def _failed(error: BaseException) -> dict[str, str]:
     # LangGraph ends a run with a GraphBubbleUp subclass (GraphInterrupt,
-    # ParentCommand) to pause or redirect it: that is control flow, not a failure
-    if any(c.__name__ == "GraphBubbleUp" for c in type(error).__mro__):
+    # ParentCommand) to pause or redirect it: that is control flow, not a
+    # failure; so is a cancellation (like scope.scope, a BaseException is UNSET)
+    if not isinstance(error, Exception) or any(c.__name__ == "GraphBubbleUp" for c in type(error).__mro__):
         return {"otel.status_code": "UNSET", "otel.status_description": type(error).__name__}
     return {"otel.status_code": "ERROR", "otel.status_description": str(error) or type(error).__name__}
 
