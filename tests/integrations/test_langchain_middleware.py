@@ -60,9 +60,19 @@ def test_model_and_tool_calls_are_managed_calls_under_the_current_scope(events, 
     assert tool_start.category_profile == {"tool_call_id": "call-Paris"}
     assert end_of(events.events, tool_start).data["data"]["content"] == "sunny in Paris"
     first_llm = events.named("scripted-model", "start")[0]
-    assert first_llm.category_profile == {"model_name": "scripted-model"}
+    assert first_llm.category_profile["model_name"] == "scripted-model"
     assert first_llm.data["content"]["messages"][0]["data"]["content"] == "Paris"
     assert first_llm.data["content"]["tools"][0]["name"] == "weather"
+    # the LangChain codec annotates the request and the response
+    assert first_llm.annotated_request.messages == [{"role": "user", "content": "Paris"}]
+    assert first_llm.annotated_request.model == "scripted-model"
+    assert first_llm.annotated_request.tools[0]["name"] == "weather"
+    response = end_of(events.events, first_llm).annotated_response
+    assert response.tool_calls == [{"id": "call-Paris", "name": "weather", "arguments": {"city": "Paris"}}]
+    assert response.has_tool_calls()
+    last = end_of(events.events, events.named("scripted-model", "start")[1])
+    assert last.annotated_response.response_text() == "Answer: sunny in Paris"
+    assert last.data["messages"][0]["data"]["content"] == "Answer: sunny in Paris"
 
 
 @pytest.mark.parametrize("use_async", [False, True])
@@ -160,11 +170,16 @@ def test_a_sanitizer_keeps_a_secret_out_of_the_record(events, registered, use_as
 @pytest.mark.parametrize("use_async", [False, True])
 def test_an_llm_request_intercept_edits_what_the_model_gets(events, registered, use_async):
     seen: list[str] = []
+    headers: list[Any] = []
 
     class Recording(ScriptedModel):
         def reply(self, messages: list[Any]) -> AIMessage:
             seen.append(str(messages[-1].content))
             return super().reply(messages)
+
+        def _generate(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            headers.append(kwargs.get("extra_headers"))
+            return super()._generate(messages, stop, run_manager, **kwargs)
 
     @tool
     def weather(city: str) -> str:
@@ -172,11 +187,10 @@ def test_an_llm_request_intercept_edits_what_the_model_gets(events, registered, 
         return f"sunny in {city}"
 
     def rewrite(name: str, request: LLMRequest, annotated: Any) -> tuple[LLMRequest, Any]:
-        content = request.content
-        for message in content["messages"]:
-            if message["type"] == "human":
-                message["data"]["content"] = "Berlin"
-        return LLMRequest({**request.headers, "x-trace": "1"}, content), annotated
+        # with the LangChain codec, an intercept edits the annotated messages
+        assert name == "scripted-model"
+        annotated.messages = [{**m, "content": "Berlin"} if m["role"] == "user" else m for m in annotated.messages]
+        return LLMRequest({**request.headers, "x-trace": "1"}, request.content), annotated
 
     registered(intercepts, "llm_request", "to-berlin", 0, False, rewrite)
     agent = create_agent(Recording(), [weather], middleware=[NemoRelayMiddleware()])
@@ -184,6 +198,7 @@ def test_an_llm_request_intercept_edits_what_the_model_gets(events, registered, 
     result = run(agent, "Madrid", use_async)
 
     assert seen[0] == "Berlin"
+    assert headers[0] == {"x-trace": "1"}  # headers go to model_settings["extra_headers"]
     assert result["messages"][-1].content == "Answer: sunny in Berlin"
     # the agent's own history is untouched; only the model call saw the edit
     assert result["messages"][0].content == "Madrid"

@@ -183,3 +183,7 @@ class LangChainCodec:
             usage=usage,
             extra=extra,
         )
+
+
+#: The one instance the integration uses (the codec keeps no state).
+CODEC = LangChainCodec()
