@@ -275,3 +275,21 @@ async def test_concurrent_ainvokes_keep_their_own_scopes(events):
         assert ancestors(events.events, start.parent_uuid) == ["model", "LangGraph", f"request-{city}"]
     assert len(events.named("weather", "start")) == len(cities)
     assert handler.open_runs == 0
+
+
+async def test_astream_of_an_agent_records_chunks_under_the_model_node(events):
+    calls: list[dict[str, Any]] = []
+    agent = weather_agent(calls)
+    handler = NemoRelayCallbackHandler()
+
+    tokens = [message.content async for message, meta in agent.astream(
+        {"messages": [HumanMessage("Oslo")]}, config={"callbacks": [handler]}, stream_mode="messages")
+        if meta["langgraph_node"] == "model"]
+
+    assert "".join(tokens) == "Answer: sunny in Oslo"
+    marks = [e for e in events.events if e.kind == "mark" and e.name == "llm.chunk"]
+    model_nodes = [e.uuid for e in events.named("model", "start")]
+    assert {m.parent_uuid for m in marks} == set(model_nodes)
+    assert "".join(m.data["token"] for m in marks) == "Answer: sunny in Oslo"
+    assert_balanced(events.events)
+    assert handler.open_runs == 0
