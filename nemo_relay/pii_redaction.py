@@ -16,7 +16,7 @@ the real values and the caller still gets the real result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypedDict
 
 from . import plugin as _plugin
 
@@ -56,6 +56,11 @@ class ConfigDiagnostic(TypedDict, total=False):
 
 class ConfigReport(TypedDict):
     diagnostics: list[ConfigDiagnostic]
+
+
+def _object(fields_: dict[str, Any]) -> dict[str, Any]:
+    """A JSON object of the given members, None members left out."""
+    return {k: _plain(v) for k, v in fields_.items() if v is not None}
 
 
 def _plain(value: Any) -> Any:
@@ -126,7 +131,7 @@ class LocalModelConfig:
     max_latency_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain({f.name: getattr(self, f.name) for f in fields(self)})
+        return _object({f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(slots=True)
@@ -151,7 +156,7 @@ class PiiRedactionConfig:
     policy: ConfigPolicy = field(default_factory=ConfigPolicy)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain({f.name: getattr(self, f.name) for f in fields(self)})
+        return _object({f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(slots=True)
@@ -168,4 +173,4 @@ class ComponentSpec:
 
 def validate_config(config: PiiRedactionConfig | dict[str, Any]) -> ConfigReport:
     """Diagnostics for one PII redaction config, without activating it."""
-    return cast(ConfigReport, _plugin.validate(_plugin.PluginConfig(components=[ComponentSpec(config)])))
+    return _plugin.validate(_plugin.PluginConfig(components=[ComponentSpec(config)]))
