@@ -342,3 +342,24 @@ async def test_a_cancelled_run_ends_its_scopes_unset(events):
         assert end_of(events.events, events.one(name, "start")).metadata["otel.status_code"] == "UNSET"
     assert handler.open_runs == 0
     assert scope.get_handle() == before
+
+
+async def test_a_custom_event_is_a_mark_under_its_node(events):
+    from langchain_core.callbacks import adispatch_custom_event
+
+    async def report(state: Counter) -> Counter:
+        await adispatch_custom_event("progress", {"done": 0.5})
+        return {"value": state["value"] + 1}
+
+    builder = StateGraph(Counter)
+    builder.add_node("report", report)
+    builder.add_edge(START, "report")
+    builder.add_edge("report", END)
+    handler = NemoRelayCallbackHandler()
+
+    await builder.compile().ainvoke({"value": 0}, config={"callbacks": [handler]})
+
+    mark = events.one("progress")
+    assert mark.data == {"done": 0.5}
+    assert mark.parent_uuid == events.one("report", "start").uuid
+    assert handler.open_runs == 0
