@@ -133,6 +133,7 @@ _atexit.register(_native._shutdown)
 
 from . import observability  # noqa: E402
 from .observability import (  # noqa: E402
+    AtifExporter,
     AtofEndpointConfig,
     AtofExporter,
     AtofExporterConfig,
@@ -144,6 +145,7 @@ from .observability import (  # noqa: E402
 )
 
 __all__ = [
+    "AtifExporter",
     "AtofEndpointConfig",
     "AtofExporter",
     "AtofExporterConfig",
