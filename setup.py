@@ -69,7 +69,7 @@ def find_dependencies() -> tuple[list[str], list[str]]:
 
 
 def c_sources() -> list[str]:
-    dirs = ["csrc/runtime", "csrc/loader", "csrc/python"]
+    dirs = ["csrc/runtime", "csrc/codecs", "csrc/loader", "csrc/python"]
     return sorted(str(p.relative_to(ROOT)) for d in dirs for p in (ROOT / d).glob("*.c"))
 
 
@@ -191,7 +191,7 @@ BUILD_BASE = "build/asan" if SANITIZE else "build/plain"
 native = Extension(
     "nemo_relay._native",
     sources=c_sources(),
-    include_dirs=["csrc/include", "csrc/runtime", "csrc/loader", "csrc/python",
+    include_dirs=["csrc/include", "csrc/runtime", "csrc/codecs", "csrc/loader", "csrc/python",
                   "plugins/common"],  # exact_json.h, shared with the bundled plugins
     extra_compile_args=compile_args + [f for f in cflags if not f.startswith("-I")],
     extra_link_args=link_args,

@@ -27,6 +27,8 @@ except ImportError:
         "directory so the installed package is used, or build in place with `pip install -e .`"
     ) from None
 from ._native import (
+    AnnotatedLLMRequest,
+    AnnotatedLLMResponse,
     LLMHandle,
     LLMRequest,
     MarkEvent,
@@ -128,6 +130,7 @@ def fork_asyncio_context() -> _contextvars.Context:
 
 
 from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, subscribers, tools  # noqa: E402
+from . import codecs  # noqa: E402
 
 _atexit.register(_native._shutdown)
 
@@ -145,6 +148,8 @@ from .observability import (  # noqa: E402
 )
 
 __all__ = [
+    "AnnotatedLLMRequest",
+    "AnnotatedLLMResponse",
     "AtifExporter",
     "AtofEndpointConfig",
     "AtofExporter",
@@ -183,6 +188,7 @@ __all__ = [
     "ToolHandle",
     "__version__",
     "create_scope_stack",
+    "codecs",
     "errors",
     "fork_asyncio_context",
     "get_include",

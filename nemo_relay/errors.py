@@ -21,6 +21,7 @@ __all__ = [
     "InvalidConfig",
     "RegistrationFailed",
     "PluginLoadError",
+    "CodecError",
 ]
 
 
@@ -87,3 +88,16 @@ class RegistrationFailed(PluginError):
 
 class PluginLoadError(PluginError):
     """Loading a native plugin library failed."""
+
+
+class CodecError(RelayError):
+    """A codec given as ``codec=`` / ``response_codec=`` raised.
+
+    The message names the codec and the step (``"codec MyCodec.decode()
+    failed: ValueError: ..."``); the codec's own exception is the
+    ``__cause__``.  ``codec`` is the codec's class name.
+    """
+
+    def __init__(self, message: str, codec: str | None = None) -> None:
+        super().__init__(message)
+        self.codec = codec

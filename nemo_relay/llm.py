@@ -1,5 +1,8 @@
 """LLM calls: the managed pipeline (``execute``, ``stream_execute``), its sync
 twin, manual start/end, and the request-intercept and conditional chains.
+``codec=`` / ``response_codec=`` (see ``nemo_relay.codecs``) make the calls
+understood: annotated requests for intercepts, annotated responses (usage,
+cost) on end events.
 
 Requests are ``LLMRequest(headers, content)`` objects; on the wire they are
 ``{"headers": {...}, "content": ...}``.
@@ -11,7 +14,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from . import _native
 from ._native import LLMHandle, LLMRequest, ScopeHandle
@@ -24,6 +27,9 @@ from ._native import llm_request_intercepts as request_intercepts
 from ._types import Json as Json
 from ._types import JsonObject as JsonObject
 from ._types import LLMAttributes, LLMStreamExecutionIntercept, LLMStreamFunction
+
+if TYPE_CHECKING:
+    from .codecs import LlmCodec, LlmResponseCodec
 
 __all__ = [
     "LLMAttributes",
@@ -243,17 +249,22 @@ async def stream_execute(
     data: Json = None,
     metadata: Json = None,
     model_name: str | None = None,
+    codec: LlmCodec | None = None,
+    response_codec: LlmResponseCodec | None = None,
 ) -> LlmStream:
     """Start a streaming LLM call; iterate the returned ``LlmStream``.
 
     ``func(request)`` returns an async iterator of JSON chunks (or an
     awaitable of one).  Guardrails, request intercepts and the start event
-    happen here; stream execution intercepts wrap the stream.
+    happen here; stream execution intercepts wrap the stream.  ``codec``
+    gives request intercepts the annotated request; ``response_codec``
+    annotates the end event (a built-in codec folds the chunks themselves
+    into the response it decodes, so the finalizer may return anything).
     """
     if not callable(collector) or not callable(finalizer):
         raise TypeError("collector and finalizer must be callable")
     options = (("handle", handle), ("attributes", attributes), ("data", data), ("metadata", metadata),
-               ("model_name", model_name))
+               ("model_name", model_name), ("codec", codec), ("response_codec", response_codec))
     kwargs: dict[str, Any] = {k: v for k, v in options if v is not None}
     state = _native.llm_stream_begin(name, request, func, **kwargs)
     try:

@@ -11,11 +11,11 @@ import pytest
 
 from _build import ROOT, SAN_FLAGS, compiler, have_cxx, pkg_config, run_checked
 
-RUNTIME = sorted(str(p) for p in (ROOT / "csrc" / "runtime").glob("*.c"))
+RUNTIME = sorted(str(p) for d in ("runtime", "codecs") for p in (ROOT / "csrc" / d).glob("*.c"))
 LOADER = {name: str(ROOT / "csrc" / "loader" / f"{name}.c")
           for name in ("semver", "manifest", "manifest_keys", "sha256", "loader_util", "json_nul")}
 ERROR = str(ROOT / "csrc" / "runtime" / "nr_error.c")
-INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/loader", "plugins/common", "tests/c")]
+INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/codecs", "csrc/loader", "plugins/common", "tests/c")]
 
 SUITES = {
     "test_runtime": RUNTIME,

@@ -133,6 +133,6 @@ def test_manual_llm_call_keeps_the_annotated_response(events, registered):
     start, end = events.named("manual-llm")
     assert start.category_profile == {"model_name": "mx"}
     assert end.category_profile == {"model_name": "mx", "annotated_response": annotated}
-    assert end.annotated_response == annotated
+    assert end.annotated_response.to_dict() == annotated  # an AnnotatedLLMResponse, as upstream
     assert end.data == {"id": "r", "content": "done", "s": 1}
     assert end.metadata == {"a": 1}

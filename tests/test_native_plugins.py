@@ -176,7 +176,7 @@ def test_manual_llm_call_keeps_the_callers_annotation(host, events):
     annotated = {"id": "annotation-before-plugin", "preexisting_annotation": "kept"}
     llm.call_end(h, {"id": "response-from-test", "content": "done"}, annotated_response=annotated)
     end = by_name(events, "native-fixture-llm", "end")[0]
-    assert end.annotated_response == annotated
+    assert end.annotated_response.to_dict() == annotated
     assert "native_plugin_annotation" not in end.category_profile
 
 

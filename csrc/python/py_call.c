@@ -35,6 +35,7 @@ void nr_py_env_release(void *p)
         PyGILState_STATE g = PyGILState_Ensure();
         Py_XDECREF(env->loop);
         Py_XDECREF(env->context);
+        nr_py_codecs_clear(&env->codecs);
         PyGILState_Release(g);
     }
     free(env);
@@ -574,6 +575,7 @@ typedef struct call_args {
     nr_value *data;      /* strong or NULL */
     nr_value *metadata;  /* strong or NULL */
     PyObject *extra;     /* tool_call_id or model_name (str) or NULL */
+    PyObject *codec, *rcodec; /* LLMs: codec= and response_codec=, or NULL */
 } call_args;
 
 static void call_args_clear(call_args *a)
@@ -582,6 +584,8 @@ static void call_args_clear(call_args *a)
     Py_CLEAR(a->input);
     Py_CLEAR(a->func);
     Py_CLEAR(a->extra);
+    Py_CLEAR(a->codec);
+    Py_CLEAR(a->rcodec);
     nr_scope_release(a->parent);
     nr_value_release(a->data);
     nr_value_release(a->metadata);
@@ -599,9 +603,11 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
     static const char *const tool_names[] = {"name",     "args",         "func",
                                              "handle",   "attributes",   "data",
                                              "metadata", "tool_call_id", NULL};
-    static const char *const llm_names[] = {"name", "request", "func", "handle", "attributes",
-                                            "data", "metadata", "model_name", NULL};
-    PyObject *v[8];
+    static const char *const llm_names[] = {"name",       "request",  "func",
+                                            "handle",     "attributes", "data",
+                                            "metadata",   "model_name", "codec",
+                                            "response_codec", NULL};
+    PyObject *v[10] = {NULL};
     memset(a, 0, sizeof *a);
     a->kind = kind;
     if (nr_py_parse_args(fname, args, nargs, kwnames, kind == NR_CALL_TOOL ? tool_names : llm_names,
@@ -622,7 +628,8 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
         PyErr_Format(PyExc_TypeError, "func must be callable, not %.100s", Py_TYPE(v[2])->tp_name);
         return -1;
     }
-    if (nr_py_opt_parent(v[3], "handle", &parent) < 0 || nr_py_flags(v[4], &a->attributes) < 0 ||
+    if (nr_py_opt_parent(v[3], "handle", &parent) < 0 ||
+        nr_py_flags(v[4], kind == NR_CALL_TOOL ? NR_FAMILY_TOOL : NR_FAMILY_LLM, &a->attributes) < 0 ||
         nr_py_opt_value(v[5], &a->data) < 0 || nr_py_opt_value(v[6], &a->metadata) < 0 ||
         nr_py_opt_str(v[7], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &s) < 0) {
         call_args_clear(a);
@@ -633,6 +640,19 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
     a->func = Py_NewRef(v[2]);
     a->parent = parent != NULL ? nr_scope_ref(nr_py_handle_node(v[3], "handle")) : NULL;
     a->extra = v[7] != NULL && v[7] != Py_None ? Py_NewRef(v[7]) : NULL;
+    if (kind == NR_CALL_LLM) {
+        /* checked now, so a wrong codec fails before anything runs */
+        nr_py_codecs probe;
+        memset(&probe, 0, sizeof probe);
+        int rc = nr_py_codecs_set(&probe, v[8], v[9]);
+        nr_py_codecs_clear(&probe);
+        if (rc < 0) {
+            call_args_clear(a);
+            return -1;
+        }
+        a->codec = v[8] != NULL && v[8] != Py_None ? Py_NewRef(v[8]) : NULL;
+        a->rcodec = v[9] != NULL && v[9] != Py_None ? Py_NewRef(v[9]) : NULL;
+    }
     return 0;
 }
 
@@ -654,6 +674,13 @@ static int call_spec_fill(nr_call_spec *spec, const call_args *a, nr_value *inpu
         spec->model_name = extra;
     spec->env = env;
     spec->env_release = nr_py_env_release;
+    if (a->kind == NR_CALL_LLM && (a->codec != NULL || a->rcodec != NULL)) {
+        if (env->codecs.codec_obj == NULL && env->codecs.rcodec_obj == NULL &&
+            nr_py_codecs_set(&env->codecs, a->codec, a->rcodec) < 0)
+            return -1;
+        spec->codec = nr_py_codecs_request(&env->codecs);
+        spec->response_codec = nr_py_codecs_response(&env->codecs);
+    }
     return spec->name != NULL ? 0 : -1;
 }
 
@@ -693,8 +720,9 @@ done:
 }
 
 /* Step 5 under the caller's chain.  result is borrowed (a value of its own
- * is made); a pending exception is kept. */
-static void end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status status,
+ * is made); a pending exception is kept.  -1 with an exception when the
+ * response codec failed (the end event is recorded as an ERROR then). */
+static int end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status status,
                           PyObject *result, const char *description)
 {
     nr_value *value = result != NULL ? nr_py_value_wrap(result) : NULL;
@@ -704,13 +732,22 @@ static void end_call_with(nr_py_state *st, CallStateObject *state, nr_end_status
     bool framed = nr_py_frame_enter(st, &f) == 0;
     if (!framed)
         PyErr_Clear();
+    nr_error err = NR_ERROR_INIT;
     PyThreadState *ts = nr_py_native_begin();
-    nr_call_end(state->call, status, value, description);
+    NemoRelayStatus rc = nr_call_end_checked(state->call, status, value, description, &err);
     nr_py_native_end(ts);
     if (framed)
         nr_py_frame_exit(st, &f, NULL);
     nr_value_release(value);
     PyErr_Restore(type, exc, tb);
+    if (rc == NEMO_RELAY_STATUS_OK)
+        return 0;
+    if (PyErr_Occurred()) { /* the call failed already: its error wins */
+        nr_error_clear(&err);
+        return 0;
+    }
+    nr_py_raise(&err); /* the response codec's failure */
+    return -1;
 }
 
 /* Step 5 for an exception (none pending): ERROR for an Exception, UNSET for
@@ -728,18 +765,17 @@ static void end_call_exc(nr_py_state *st, CallStateObject *state, PyObject *exc,
 }
 
 /* Step 5 for an outcome: result, or (result NULL) the pending exception,
- * which is kept. */
-static void end_call(nr_py_state *st, CallStateObject *state, PyObject *result)
+ * which is kept.  -1 with an exception when the response codec failed. */
+static int end_call(nr_py_state *st, CallStateObject *state, PyObject *result)
 {
-    if (result != NULL) {
-        end_call_with(st, state, NR_END_OK, result, NULL);
-        return;
-    }
+    if (result != NULL)
+        return end_call_with(st, state, NR_END_OK, result, NULL);
     PyObject *type, *exc, *tb;
     PyErr_Fetch(&type, &exc, &tb);
     PyErr_NormalizeException(&type, &exc, &tb);
     end_call_exc(st, state, exc, NULL);
     PyErr_Restore(type, exc, tb);
+    return 0;
 }
 
 /* ---- ExecuteCall: await tools.execute(...) ---------------------------------------- */
@@ -757,8 +793,7 @@ static int execute_finish(ExecuteCallObject *self, PyObject *value, PyObject **r
     nr_py_state *st = nr_py_get_state();
     if (value != NULL && !self->chained && nr_py_check_json(value) < 0)
         value = NULL;
-    end_call(st, self->state, value);
-    if (value == NULL)
+    if (end_call(st, self->state, value) < 0 || value == NULL)
         return -1;
     *result = Py_NewRef(value);
     return 0;
@@ -940,7 +975,7 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
     if (call != NULL) {
         state->call = call;
         status = nr_call_execute(call, 0, nr_call_input(call), func_trampoline, state, &out, &err);
-        nr_call_end_with(call, status, out, &err);
+        status = nr_call_end_with(call, status, out, &err);
     } else {
         state->env = NULL; /* released with the failed call */
     }
@@ -1071,9 +1106,8 @@ static PyObject *llm_stream_end(PyObject *mod, PyObject *const *args, Py_ssize_t
     if (PyExceptionInstance_Check(outcome)) {
         end_call_exc(st, state, outcome, final);
     } else {
-        if (nr_py_check_json(outcome) < 0)
+        if (nr_py_check_json(outcome) < 0 || end_call(st, state, outcome) < 0)
             return NULL;
-        end_call(st, state, outcome);
     }
     Py_RETURN_NONE;
 }

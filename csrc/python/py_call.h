@@ -21,12 +21,14 @@
 #include "py_state.h"
 
 #include "nr_call.h"
+#include "py_codecs.h"
 
 /* The environment of one managed call (nr_call_spec.env). */
 typedef struct nr_py_env {
     PyObject *loop;    /* the caller's running loop, or NULL (sync twin) */
     PyObject *context; /* the caller's context, or NULL (sync twin: use the current one) */
     PyObject *state;   /* borrowed CallState of the call, set once it exists */
+    nr_py_codecs codecs; /* LLMs: codec= and response_codec= (the call points into it) */
     int sync;          /* a sync twin: a Python intercept's `next` returns the value */
 } nr_py_env;
 

@@ -1,7 +1,11 @@
 /* py_events.c -- ScopeEvent and MarkEvent: read-only views of runtime events. */
 #include "py_state.h"
 
+#include "py_annotated.h"
 #include "py_convert.h"
+
+#include "nr_codec.h"
+#include "nr_json.h"
 
 typedef struct {
     PyObject_HEAD
@@ -143,15 +147,23 @@ static PyObject *profile_member(EventObject *self, const char *key)
     return nr_py_from_cjson(v);
 }
 
+/* The annotation as its class when it has the annotated shape (a codec's),
+ * else as plain JSON (a native plugin's own annotation). */
 static PyObject *get_annotated_request(EventObject *self, void *c)
 {
     (void)c;
+    const cJSON *v = nr_json_get(self->ev->profile, "annotated_request");
+    if (v != NULL && nr_annotated_request_check(v, NULL))
+        return nr_py_annotated_request_wrap(cJSON_Duplicate(v, true));
     return profile_member(self, "annotated_request");
 }
 
 static PyObject *get_annotated_response(EventObject *self, void *c)
 {
     (void)c;
+    const cJSON *v = nr_json_get(self->ev->profile, "annotated_response");
+    if (cJSON_IsObject(v))
+        return nr_py_annotated_response_wrap(cJSON_Duplicate(v, true));
     return profile_member(self, "annotated_response");
 }
 

@@ -7,6 +7,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *headers; /* a private dict, never handed out */
     PyObject *content; /* a private JSON-compatible value, never handed out */
+    cJSON *content_json; /* owned: content as JSON, made on first need (codecs), or NULL */
 } LLMRequestObject;
 
 int nr_py_is_llm_request(PyObject *obj)
@@ -42,6 +43,30 @@ static PyObject *make(PyTypeObject *type, PyObject *headers, PyObject *content)
     }
     self->headers = h;
     self->content = c;
+    return (PyObject *)self;
+}
+
+const cJSON *nr_py_llm_request_content_json(PyObject *obj)
+{
+    LLMRequestObject *self = (LLMRequestObject *)obj;
+    if (self->content_json == NULL)
+        self->content_json = nr_py_to_cjson(self->content);
+    return self->content_json;
+}
+
+PyObject *nr_py_llm_request_adopt(PyObject *headers, PyObject *content, cJSON *content_json)
+{
+    PyTypeObject *type = nr_py_get_state()->LLMRequest_Type;
+    LLMRequestObject *self = (LLMRequestObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(headers);
+        Py_DECREF(content);
+        cJSON_Delete(content_json);
+        return NULL;
+    }
+    self->headers = headers;
+    self->content = content;
+    self->content_json = content_json;
     return (PyObject *)self;
 }
 
@@ -86,6 +111,8 @@ static void llmreq_dealloc(LLMRequestObject *self)
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->headers);
     Py_CLEAR(self->content);
+    cJSON_Delete(self->content_json);
+    self->content_json = NULL;
     tp->tp_free(self);
     Py_DECREF(tp);
 }

@@ -21,6 +21,15 @@ PyObject *nr_py_llm_request_new(PyObject *headers, PyObject *content);
  * request" otherwise).  New reference. */
 PyObject *nr_py_llm_request_from_value(nr_value *v, const char *what);
 
+/* The content as JSON, converted once and kept (borrowed: valid while obj
+ * lives).  NULL with ValueError. */
+const cJSON *nr_py_llm_request_content_json(PyObject *obj);
+
+/* A new LLMRequest that takes over headers (a dict), content and its JSON
+ * (may be NULL) without copying: the caller hands over fresh objects nobody
+ * else holds.  NULL with an exception (everything released). */
+PyObject *nr_py_llm_request_adopt(PyObject *headers, PyObject *content, cJSON *content_json);
+
 int nr_py_llm_request_init(PyObject *module, nr_py_state *st);
 
 #endif /* NR_PY_LLM_REQUEST_H */

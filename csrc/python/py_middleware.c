@@ -7,14 +7,17 @@
  * TypeError).  Guardrails receive private copies of payloads, so they can
  * never change what the function receives or the caller gets back (SPEC D6).
  */
+#include "py_annotated.h"
 #include "py_bridge.h"
 #include "py_call.h"
 #include "py_callbacks.h"
+#include "py_codecs.h"
 #include "py_convert.h"
 #include "py_llm_request.h"
 #include "py_scope.h"
 
 #include "nr_call.h"
+#include "nr_codec.h"
 
 #include <string.h>
 
@@ -166,6 +169,19 @@ static NemoRelayStatus llm_conditional_tr(void *ud, const nr_call_info *ci, nr_v
     return st;
 }
 
+/* The annotation a Python request intercept receives: an
+ * AnnotatedLLMRequest when it has that shape (a codec's), else the plain
+ * JSON value (a native plugin's own annotation), else None. */
+static PyObject *annotated_for_python(nr_value *annotated)
+{
+    if (annotated == NULL)
+        return Py_NewRef(Py_None);
+    const cJSON *j = nr_value_json(annotated, NULL);
+    if (j != NULL && nr_annotated_request_check(j, NULL))
+        return nr_py_annotated_request_wrap(cJSON_Duplicate(j, true));
+    return nr_py_value_to_py(annotated);
+}
+
 /* fn(name, request, annotated) -> (LLMRequest, annotated | None) */
 static NemoRelayStatus llm_request_tr(void *ud, const nr_call_info *ci, nr_value *request,
                                       nr_value *annotated, nr_value **out_request,
@@ -175,7 +191,7 @@ static NemoRelayStatus llm_request_tr(void *ud, const nr_call_info *ci, nr_value
     *out_annotated = NULL;
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *args[3] = {name_str(ci), nr_py_llm_request_from_value(request, "LLM request"),
-                         annotated != NULL ? nr_py_value_to_py(annotated) : Py_NewRef(Py_None)};
+                         annotated_for_python(annotated)};
     PyObject *r = call_py(ud, ci, args, 3, err);
     NemoRelayStatus st = err != NULL ? err->status : NEMO_RELAY_STATUS_INTERNAL;
     if (r != NULL) {
@@ -191,8 +207,14 @@ static NemoRelayStatus llm_request_tr(void *ud, const nr_call_info *ci, nr_value
                          Py_TYPE(r)->tp_name);
         if (ann != NULL && (st = finish_value(Py_NewRef(req), true, out_request, err)) ==
                                NEMO_RELAY_STATUS_OK) {
-            if (ann != Py_None && (st = finish_value(Py_NewRef(ann), false, out_annotated, err)) !=
-                                      NEMO_RELAY_STATUS_OK) {
+            if (ann != Py_None && nr_py_is_annotated_request(ann)) {
+                cJSON *aj = cJSON_Duplicate(nr_py_annotated_json(ann), true);
+                if (aj == NULL || (*out_annotated = nr_value_from_json(aj)) == NULL)
+                    st = nr_error_nomem(err);
+            } else if (ann != Py_None) {
+                st = finish_value(Py_NewRef(ann), false, out_annotated, err);
+            }
+            if (st != NEMO_RELAY_STATUS_OK) {
                 nr_value_release(*out_request);
                 *out_request = NULL;
             }
@@ -403,7 +425,9 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
     if (nr_py_req_str(v[0], kind == NR_CALL_TOOL ? "tool name" : "LLM name", &spec.name) < 0)
         return NULL;
     if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], "handle", &spec.parent) < 0 ||
-        nr_py_flags(v[3], &spec.attributes) < 0 || nr_py_opt_value(v[4], &data) < 0 ||
+        nr_py_flags(v[3], kind == NR_CALL_TOOL ? NR_FAMILY_TOOL : NR_FAMILY_LLM,
+                    &spec.attributes) < 0 ||
+        nr_py_opt_value(v[4], &data) < 0 ||
         nr_py_opt_value(v[5], &metadata) < 0 ||
         nr_py_opt_str(v[6], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &extra) < 0 ||
         nr_py_timestamp(v[7], &ts, &has_ts) < 0)
@@ -437,15 +461,30 @@ done:
     return result;
 }
 
+/* annotated_response= of call_end: an AnnotatedLLMResponse or a dict of
+ * that shape. */
+static int annotated_response_value(PyObject *obj, nr_value **out)
+{
+    cJSON *j = nr_py_annotated_response_tree(obj, "annotated_response");
+    if (j == NULL)
+        return -1;
+    if ((*out = nr_value_from_json(j)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *manual_call_end(nr_call_kind kind, PyObject *mod, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const tool_names[] = {"handle", "result", "data", "metadata", "timestamp",
                                              NULL};
     static const char *const llm_names[] = {"handle",   "response", "data", "metadata",
-                                            "annotated_response", "timestamp", NULL};
+                                            "annotated_response", "timestamp",
+                                            "response_codec", NULL};
     nr_py_state *st = PyModule_GetState(mod);
-    PyObject *v[6] = {NULL};
+    PyObject *v[7] = {NULL};
     if (nr_py_parse_args("call_end", args, nargs, kwnames,
                          kind == NR_CALL_TOOL ? tool_names : llm_names, 2, 2, v) < 0)
         return NULL;
@@ -463,10 +502,13 @@ static PyObject *manual_call_end(nr_call_kind kind, PyObject *mod, PyObject *con
     bool has_ts;
     int64_t ts;
     PyObject *ret = NULL;
+    nr_py_codecs codecs;
+    memset(&codecs, 0, sizeof codecs);
     if (nr_py_check_json(v[1]) < 0 || (result = nr_py_value_wrap(v[1])) == NULL ||
         nr_py_opt_value(v[2], &data) < 0 || nr_py_opt_value(v[3], &metadata) < 0 ||
-        (ann_obj != NULL && ann_obj != Py_None && nr_py_opt_value(ann_obj, &ann) < 0) ||
-        nr_py_timestamp(ts_obj, &ts, &has_ts) < 0)
+        (ann_obj != NULL && ann_obj != Py_None && annotated_response_value(ann_obj, &ann) < 0) ||
+        nr_py_timestamp(ts_obj, &ts, &has_ts) < 0 ||
+        (kind == NR_CALL_LLM && nr_py_codecs_set(&codecs, NULL, v[6]) < 0))
         goto done;
     nr_py_frame f;
     if (nr_py_frame_enter(st, &f) < 0)
@@ -474,6 +516,7 @@ static PyObject *manual_call_end(nr_call_kind kind, PyObject *mod, PyObject *con
     nr_error err = NR_ERROR_INIT;
     PyThreadState *tstate = nr_py_native_begin();
     NemoRelayStatus status = nr_call_end_manual(handle, result, data, metadata, ann,
+                                                nr_py_codecs_response(&codecs),
                                                 has_ts ? &ts : NULL, NULL, &err);
     nr_py_native_end(tstate);
     nr_py_frame_exit(st, &f, NULL);
@@ -482,6 +525,7 @@ static PyObject *manual_call_end(nr_call_kind kind, PyObject *mod, PyObject *con
     else
         ret = Py_NewRef(Py_None);
 done:
+    nr_py_codecs_clear(&codecs);
     nr_value_release(result);
     nr_value_release(data);
     nr_value_release(metadata);
@@ -544,7 +588,7 @@ static PyMethodDef middleware_methods[] = {
      "model_name=None, timestamp=None) -> LLMHandle"},
     {"llm_call_end", FASTCALL(llm_call_end), METH_FASTCALL | METH_KEYWORDS,
      "call_end(handle, response, *, data=None, metadata=None, annotated_response=None, "
-     "timestamp=None) -> None"},
+     "timestamp=None, response_codec=None) -> None"},
     {"_llm_request", FASTCALL(llm_request_new), METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };

@@ -9,7 +9,9 @@
 
 #include <stdatomic.h>
 
+#include "py_annotated.h"
 #include "py_call.h"
+#include "py_codecs.h"
 #include "py_convert.h"
 #include "py_llm_request.h"
 #include "py_export_queue.h"
@@ -167,7 +169,8 @@ static int module_exec(PyObject *mod)
         goto fail;
     if (nr_py_llm_request_init(mod, st) < 0 || nr_py_call_init(mod, st) < 0 ||
         nr_py_worker_init(st) < 0 || nr_py_plugin_init(mod, st) < 0 ||
-        nr_py_stream_init(mod, st) < 0)
+        nr_py_stream_init(mod, st) < 0 || nr_py_annotated_init(mod, st) < 0 ||
+        nr_py_codecs_init(mod, st) < 0)
         goto fail;
     if (PyModule_AddFunctions(mod, nr_py_scope_methods) < 0 || nr_py_middleware_init(mod) < 0)
         goto fail;

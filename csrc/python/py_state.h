@@ -37,6 +37,9 @@ typedef struct nr_py_state {
     PyTypeObject *PluginContext_Type;
     PyTypeObject *Activation_Type;
     PyTypeObject *StreamHandle_Type;
+    PyTypeObject *AnnotatedLLMRequest_Type, *AnnotatedLLMResponse_Type; /* py_annotated.c */
+    PyTypeObject *OpenAIChatCodec_Type, *OpenAIResponsesCodec_Type,      /* py_codecs.c */
+        *AnthropicMessagesCodec_Type;
 
     /* asyncio._get_running_loop */
     PyObject *get_running_loop;
@@ -81,7 +84,9 @@ typedef struct nr_py_state {
     X(ScopeError) X(NotOnTop) X(ScopeNotFound) X(AlreadyExists) X(NotFoundError)            \
     X(PluginError) X(InvalidConfig) X(RegistrationFailed) X(PluginLoadError) X(ScopeType)   \
     X(ScopeAttributes) X(ToolAttributes) X(LLMAttributes) X(epoch_utc) X(str_value)         \
-    X(str_headers) X(str_content)
+    X(str_headers) X(str_content)                                                           \
+    X(AnnotatedLLMRequest_Type) X(AnnotatedLLMResponse_Type) X(OpenAIChatCodec_Type)        \
+    X(OpenAIResponsesCodec_Type) X(AnthropicMessagesCodec_Type)
 
 /* The state of the live module (NULL before import / after teardown). */
 nr_py_state *nr_py_get_state(void);

@@ -1,6 +1,7 @@
 /* nr_call.c -- the managed tool/LLM pipeline: guardrails, intercepts, events. */
 #include "nr_call.h"
 
+#include "nr_codec.h"
 #include "nr_emit.h"
 #include "nr_event.h"
 #include "nr_json.h"
@@ -8,7 +9,9 @@
 #include "nr_scope_ops.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct nr_call {
     nr_refcount refs;
@@ -24,6 +27,10 @@ struct nr_call {
     nr_value *annotated;      /* strong or NULL: LLM annotated request */
     nr_value *metadata;       /* strong or NULL */
     nr_value *data;           /* strong or NULL */
+    const nr_llm_codec *codec;                 /* borrowed (lives in env) or NULL */
+    const nr_llm_response_codec *rcodec;       /* borrowed (lives in env) or NULL */
+    nr_stream_agg *agg;       /* built-in response codec: the stream's chunks, folded */
+    pthread_mutex_t agg_lock;
     atomic_bool ended;
     atomic_uint chunks;
     /* Holders of the snapshot: the unfinished call itself plus every chain
@@ -365,6 +372,8 @@ void nr_call_release(nr_call *c)
     nr_value_release(c->annotated);
     nr_value_release(c->metadata);
     nr_value_release(c->data);
+    nr_stream_agg_free(c->agg);
+    pthread_mutex_destroy(&c->agg_lock);
     if (c->env_release != NULL)
         c->env_release(c->info.env);
     free(c->name);
@@ -400,6 +409,11 @@ static nr_call *call_new(const nr_call_spec *spec, nr_error *err)
     c->env_release = spec->env_release;
     c->metadata = nr_value_ref(spec->metadata);
     c->data = nr_value_ref(spec->data);
+    pthread_mutex_init(&c->agg_lock, NULL);
+    if (spec->kind == NR_CALL_LLM) {
+        c->codec = spec->codec;
+        c->rcodec = spec->response_codec;
+    }
     c->chain = nr_visible_top(err);
     if (c->chain == NULL) {
         nr_call_release(c);
@@ -427,23 +441,96 @@ static nr_scope *handle_new(const nr_call_spec *spec, const nr_uuid *parent,
     return nr_scope_new(&init, err);
 }
 
+/* Whether two values hold equal JSON (same object, or equal trees). */
+static bool same_json(nr_value *a, nr_value *b)
+{
+    if (a == b)
+        return true;
+    const cJSON *x = a != NULL ? nr_value_json(a, NULL) : NULL;
+    const cJSON *y = b != NULL ? nr_value_json(b, NULL) : NULL;
+    return x != NULL && y != NULL && cJSON_Compare(x, y, true);
+}
+
 /* The start event with the sanitized input; an event that cannot be built
- * (a payload that is not JSON) fails the call before anything runs. */
+ * (a payload that is not JSON) fails the call before anything runs.  When a
+ * sanitizer changed the request, the annotation is the codec's decoding of
+ * the sanitized request (none if that fails), so it never shows what the
+ * sanitizers hid. */
 static NemoRelayStatus emit_start(const nr_snapshot *snap, nr_call_kind kind,
                                   const nr_call_info *info, nr_scope *handle, nr_value *input,
-                                  nr_value *annotated, nr_scope *chain, nr_error *err)
+                                  nr_value *annotated, const nr_llm_codec *codec, nr_scope *chain,
+                                  nr_error *err)
 {
     if (!nr_emit_wanted())
         return NEMO_RELAY_STATUS_OK;
     nr_value *recorded = recordable(sanitize(snap, KINDS[kind].sanitize_request, info, input),
                                     kind == NR_CALL_TOOL ? "arguments" : "request", info->name);
-    cJSON *profile = profile_for(kind, handle, annotated, "annotated_request");
+    nr_value *shown = nr_value_ref(annotated);
+    if (annotated != NULL && codec != NULL && !same_json(recorded, input)) {
+        nr_value_release(shown);
+        shown = NULL;
+        nr_error derr = NR_ERROR_INIT;
+        if (codec->decode(codec->ud, recorded, &shown, &derr) != NEMO_RELAY_STATUS_OK) {
+            nr_error_clear(&derr);
+            nr_value_release(shown);
+            shown = NULL;
+        }
+    }
+    cJSON *profile = profile_for(kind, handle, shown, "annotated_request");
+    nr_value_release(shown);
     nr_event *ev = nr_event_new_scope(NR_PHASE_START, handle, handle->start_us, recorded,
                                       handle->metadata, profile, err);
     nr_value_release(recorded);
     if (ev == NULL)
         return nr_error_status(err);
     nr_emit_and_release(ev, chain);
+    return NEMO_RELAY_STATUS_OK;
+}
+
+/* A codec's failure named after the codec (a foreign error keeps its own
+ * text: the binding already named the codec). */
+static NemoRelayStatus codec_failed(nr_error *err, const char *codec, const char *step,
+                                    NemoRelayStatus st)
+{
+    if (err != NULL && err->foreign == NULL && err->message != NULL &&
+        strncmp(err->message, codec, strlen(codec)) != 0) {
+        char prefix[256];
+        snprintf(prefix, sizeof prefix, "%s.%s()", codec, step);
+        nr_error_prefix(err, prefix);
+    } else if (err != NULL && err->kind == NR_E_NONE) {
+        nr_error_set(err, NR_E_CALLBACK, "%s.%s() failed: %s", codec, step, nr_status_name(st));
+    }
+    return err != NULL && err->status != NEMO_RELAY_STATUS_OK ? err->status : st;
+}
+
+/* Step 2 with a request codec: decode, the chain, encode. */
+static NemoRelayStatus run_codec_chain(nr_call *c, const nr_call_spec *spec, bool *codec_error,
+                                       nr_error *err)
+{
+    const nr_llm_codec *codec = c->codec;
+    nr_value *decoded = NULL;
+    NemoRelayStatus st = codec->decode(codec->ud, spec->input, &decoded, err);
+    if (st == NEMO_RELAY_STATUS_OK && decoded == NULL)
+        st = nr_error_set(err, NR_E_CALLBACK, "returned no annotated request");
+    if (st != NEMO_RELAY_STATUS_OK) {
+        *codec_error = true;
+        return codec_failed(err, codec->name, "decode", st);
+    }
+    st = run_request_chain(NR_CALL_LLM, nr_snapshot_list(&c->snap, KINDS[NR_CALL_LLM].request),
+                           &c->info, spec->input, decoded, &c->input, &c->annotated, err);
+    nr_value_release(decoded);
+    if (st != NEMO_RELAY_STATUS_OK || c->annotated == NULL)
+        return st;
+    nr_value *encoded = NULL;
+    st = codec->encode(codec->ud, c->annotated, spec->input, c->input, &encoded, err);
+    if (st == NEMO_RELAY_STATUS_OK && encoded == NULL)
+        st = nr_error_set(err, NR_E_CALLBACK, "returned no request");
+    if (st != NEMO_RELAY_STATUS_OK) {
+        *codec_error = true;
+        return codec_failed(err, codec->name, "encode", st);
+    }
+    nr_value_release(c->input);
+    c->input = encoded;
     return NEMO_RELAY_STATUS_OK;
 }
 
@@ -459,33 +546,51 @@ NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error 
         nr_snapshot_take(&c->snap, c->chain, mask);
 
     guard_ctx g = {spec->kind, c->name, &c->parent, c->metadata, c->chain, true};
+    bool codec_error = false;
     NemoRelayStatus st = run_guardrails(&g, nr_snapshot_list(&c->snap, k->conditional), &c->info,
                                         spec->input, err);
-    if (st == NEMO_RELAY_STATUS_OK)
+    if (st == NEMO_RELAY_STATUS_OK && c->codec != NULL)
+        st = run_codec_chain(c, spec, &codec_error, err);
+    else if (st == NEMO_RELAY_STATUS_OK)
         st = run_request_chain(spec->kind, nr_snapshot_list(&c->snap, k->request), &c->info,
                                spec->input, NULL, &c->input, &c->annotated, err);
+    if (codec_error) {
+        /* the call was attempted: record it, failed by its codec */
+        nr_value_release(c->input);
+        c->input = nr_value_ref(spec->input);
+        nr_value_release(c->annotated);
+        c->annotated = NULL;
+        if ((c->handle = handle_new(spec, &c->parent, NULL, NULL)) != NULL &&
+            emit_start(&c->snap, spec->kind, &c->info, c->handle, c->input, NULL, NULL, c->chain,
+                       NULL) == NEMO_RELAY_STATUS_OK)
+            nr_call_end_with(c, st, NULL, err);
+        atomic_store(&c->ended, true);
+        nr_call_release(c);
+        return st;
+    }
     if (st == NEMO_RELAY_STATUS_OK && (c->handle = handle_new(spec, &c->parent, NULL, err)) == NULL)
         st = nr_error_status(err);
     if (st == NEMO_RELAY_STATUS_OK)
         st = emit_start(&c->snap, spec->kind, &c->info, c->handle, c->input, c->annotated,
-                        c->chain, err);
+                        c->codec, c->chain, err);
     if (st != NEMO_RELAY_STATUS_OK) {
         atomic_store(&c->ended, true); /* no end event for a call that never started */
         nr_call_release(c);
         return st;
     }
+    if (c->rcodec != NULL && c->rcodec->builtin > 0)
+        c->agg = nr_stream_agg_new((nr_codec_id)(c->rcodec->builtin - 1));
     *out = c;
     return NEMO_RELAY_STATUS_OK;
 }
 
-static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const char *description);
+static NemoRelayStatus emit_end(nr_call *c, nr_end_status status, nr_value *result,
+                                const char *description, nr_error *err);
 
-void nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, const nr_error *err)
+NemoRelayStatus nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, nr_error *err)
 {
-    if (st == NEMO_RELAY_STATUS_OK) {
-        nr_call_end(c, NR_END_OK, result, NULL);
-        return;
-    }
+    if (st == NEMO_RELAY_STATUS_OK)
+        return nr_call_end_checked(c, NR_END_OK, result, NULL, err);
     /* the description reads as the exception the caller sees */
     char text[1024];
     if (err == NULL)
@@ -495,20 +600,62 @@ void nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, const nr
     else
         snprintf(text, sizeof text, "%s%s", nr_errkind_prefix(err->kind), nr_error_message(err));
     nr_call_end(c, err != NULL && err->interrupted ? NR_END_UNSET : NR_END_ERROR, NULL, text);
+    return st;
+}
+
+NemoRelayStatus nr_call_end_checked(nr_call *c, nr_end_status status, nr_value *result,
+                                    const char *description, nr_error *err)
+{
+    if (atomic_exchange(&c->ended, true))
+        return NEMO_RELAY_STATUS_OK;
+    if (c->handle != NULL)
+        atomic_store(&c->handle->popped, true); /* tools.call_end on it is a second end */
+    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
+    if (nr_emit_wanted())
+        st = emit_end(c, status, result, description, err);
+    snap_drop(c); /* the call's own hold */
+    return st;
 }
 
 void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char *description)
 {
-    if (atomic_exchange(&c->ended, true))
-        return;
-    if (c->handle != NULL)
-        atomic_store(&c->handle->popped, true); /* tools.call_end on it is a second end */
-    if (nr_emit_wanted())
-        emit_end(c, status, result, description);
-    snap_drop(c); /* the call's own hold */
+    nr_call_end_checked(c, status, result, description, NULL);
 }
 
-static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const char *description)
+/* The annotated response of recorded data (NULL when there is no data).
+ * On failure err names the codec. */
+static NemoRelayStatus annotate_response(const nr_llm_response_codec *rc, nr_value *data,
+                                         nr_value **out, nr_error *err)
+{
+    *out = NULL;
+    const cJSON *j = data != NULL ? nr_value_json(data, NULL) : NULL;
+    if (j == NULL || cJSON_IsNull(j))
+        return NEMO_RELAY_STATUS_OK;
+    NemoRelayStatus st = rc->decode_response(rc->ud, data, out, err);
+    if (st == NEMO_RELAY_STATUS_OK && *out == NULL)
+        st = nr_error_set(err, NR_E_CALLBACK, "returned no annotated response");
+    if (st != NEMO_RELAY_STATUS_OK) {
+        nr_value_release(*out);
+        *out = NULL;
+        return codec_failed(err, rc->name, "decode_response", st);
+    }
+    return NEMO_RELAY_STATUS_OK;
+}
+
+/* "<prefix><message>" of an error, as the caller will see it (malloc'd). */
+static char *error_text(const nr_error *e)
+{
+    const char *msg = nr_error_message(e);
+    const char *prefix = e->foreign != NULL ? "" : nr_errkind_prefix(e->kind);
+    size_t n = strlen(prefix) + strlen(msg) + 1;
+    char *t = malloc(n);
+    if (t != NULL)
+        snprintf(t, n, "%s%s", prefix, msg);
+    return t;
+}
+
+static NemoRelayStatus emit_end(nr_call *c, nr_end_status status, nr_value *result,
+                                const char *description, nr_error *err)
 {
     nr_value *data = NULL;
     if (status == NR_END_OK || result != NULL) {
@@ -522,8 +669,33 @@ static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const c
     } else {
         data = nr_value_ref(c->data);
     }
+    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
+    nr_value *annotation = NULL;
+    char *codec_text = NULL;
+    if (status == NR_END_OK && c->rcodec != NULL) {
+        /* a stream's chunks, folded, describe the response better than
+         * whatever the finalizer made of them */
+        nr_value *folded = NULL;
+        if (c->agg != NULL) {
+            pthread_mutex_lock(&c->agg_lock);
+            if (nr_stream_agg_seen(c->agg))
+                folded = json_value_or_null(nr_stream_agg_result(c->agg));
+            pthread_mutex_unlock(&c->agg_lock);
+        }
+        nr_error derr = NR_ERROR_INIT;
+        st = annotate_response(c->rcodec, folded != NULL ? folded : data, &annotation, &derr);
+        nr_value_release(folded);
+        if (st != NEMO_RELAY_STATUS_OK) {
+            status = NR_END_ERROR;
+            description = codec_text = error_text(&derr);
+            if (err != NULL)
+                nr_error_move(err, &derr);
+            else
+                nr_error_clear(&derr);
+        }
+    }
     nr_value *metadata = status_metadata(c->metadata, status, description);
-    cJSON *profile = profile_for(c->kind, c->handle, NULL, NULL);
+    cJSON *profile = profile_for(c->kind, c->handle, annotation, "annotated_response");
     nr_event *ev = nr_event_new_scope(NR_PHASE_END, c->handle, nr_end_timestamp(c->handle, NULL),
                                       data, metadata, profile, NULL);
     if (ev == NULL) {
@@ -534,6 +706,9 @@ static void emit_end(nr_call *c, nr_end_status status, nr_value *result, const c
     nr_emit_and_release(ev, c->chain);
     nr_value_release(data);
     nr_value_release(metadata);
+    nr_value_release(annotation);
+    free(codec_text);
+    return st;
 }
 
 /* ---- the execution onion -------------------------------------------------------- */
@@ -697,7 +872,7 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
     if (handle == NULL)
         st = nr_error_status(err);
     else
-        st = emit_start(&snap, spec->kind, &info, handle, spec->input, NULL, chain, err);
+        st = emit_start(&snap, spec->kind, &info, handle, spec->input, NULL, NULL, chain, err);
     nr_snapshot_release(&snap);
     nr_scope_release(chain);
     if (st != NEMO_RELAY_STATUS_OK) {
@@ -710,6 +885,7 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
 
 NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value *data,
                                    nr_value *metadata, nr_value *annotated_response,
+                                   const nr_llm_response_codec *response_codec,
                                    const int64_t *ts_us, void *env, nr_error *err)
 {
     if (handle->family == NR_FAMILY_SCOPE)
@@ -742,11 +918,23 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
         recorded = nr_value_ref(fallback);
     }
     nr_value *merged = nr_value_merge_shallow(handle->metadata, metadata);
-    cJSON *profile = profile_for(kind, handle, annotated_response, "annotated_response");
+    nr_value *annotation = nr_value_ref(annotated_response);
+    nr_error derr = NR_ERROR_INIT;
+    NemoRelayStatus codec_st = NEMO_RELAY_STATUS_OK;
+    if (annotation == NULL && response_codec != NULL && kind == NR_CALL_LLM)
+        codec_st = annotate_response(response_codec, recorded, &annotation, &derr);
+    cJSON *profile = profile_for(kind, handle, annotation, "annotated_response");
+    nr_value_release(annotation);
     nr_event *ev = nr_event_new_scope(NR_PHASE_END, handle, nr_end_timestamp(handle, ts_us),
                                       recorded, merged, profile, err);
     st = ev != NULL ? NEMO_RELAY_STATUS_OK : nr_error_status(err);
     nr_emit_and_release(ev, chain);
+    /* the event is recorded (without an annotation); then the codec's error */
+    if (st == NEMO_RELAY_STATUS_OK && codec_st != NEMO_RELAY_STATUS_OK) {
+        st = codec_st;
+        nr_error_move(err, &derr);
+    }
+    nr_error_clear(&derr);
     nr_value_release(recorded);
     nr_value_release(merged);
     nr_snapshot_release(&snap);
@@ -772,6 +960,11 @@ void nr_call_stream_chunk(nr_call *c, nr_value *chunk)
     }
     nr_json_add(d, "chunk_index", cJSON_CreateNumber(index));
     const cJSON *rj = recorded != NULL ? nr_value_json(recorded, NULL) : NULL;
+    if (c->agg != NULL && rj != NULL) {
+        pthread_mutex_lock(&c->agg_lock);
+        nr_stream_agg_observe(c->agg, rj);
+        pthread_mutex_unlock(&c->agg_lock);
+    }
     nr_json_add(d, "chunk", rj != NULL ? nr_json_dup(rj) : cJSON_CreateNull());
     nr_value_release(recorded);
     nr_value *data = json_value_or_null(d);

@@ -38,6 +38,34 @@ typedef enum nr_end_status {
     NR_END_UNSET = 2  /* "UNSET": cancelled or interrupted */
 } nr_end_status;
 
+/* An LLM request codec (nr_call_spec.codec): decode turns the request value
+ * {"headers", "content"} into the annotated request the request intercepts
+ * see; after them, encode turns the annotated request back into the request
+ * the function receives: the edits relative to `original` (the request as
+ * the call got it) applied to `current` (as the intercepts left it).  Both
+ * return new references.  `name` names the codec in errors.  Borrowed by
+ * the call: it must outlive it (bindings keep it in their env). */
+typedef struct nr_llm_codec {
+    const char *name;
+    void *ud;
+    NemoRelayStatus (*decode)(void *ud, nr_value *request, nr_value **out, nr_error *err);
+    NemoRelayStatus (*encode)(void *ud, nr_value *annotated, nr_value *original,
+                              nr_value *current, nr_value **out, nr_error *err);
+} nr_llm_codec;
+
+/* An LLM response codec (nr_call_spec.response_codec): decodes the recorded
+ * (sanitized) response into the annotated response of the end event, to
+ * which a cost estimate is added when pricing is configured.  `builtin` is
+ * a built-in codec's nr_codec_id + 1 (its streaming chunks are aggregated
+ * in C), or 0.  Borrowed like nr_llm_codec. */
+typedef struct nr_llm_response_codec {
+    const char *name;
+    void *ud;
+    NemoRelayStatus (*decode_response)(void *ud, nr_value *response, nr_value **out,
+                                       nr_error *err);
+    int builtin;
+} nr_llm_response_codec;
+
 typedef struct nr_call_spec {
     nr_call_kind kind;
     const char *name;          /* tool or LLM name (copied) */
@@ -48,6 +76,8 @@ typedef struct nr_call_spec {
     nr_value *metadata;        /* call metadata: guardrail scopes, marks, start and end events */
     const char *tool_call_id;  /* tools: category_profile.tool_call_id */
     const char *model_name;    /* LLMs: category_profile.model_name */
+    const nr_llm_codec *codec;                   /* LLMs: request codec or NULL */
+    const nr_llm_response_codec *response_codec; /* LLMs: response codec or NULL */
     void *env;                 /* the binding's environment, handed to every callback */
     void (*env_release)(void *env); /* see nr_call_begin; may be NULL */
 } nr_call_spec;
@@ -61,7 +91,9 @@ bool nr_call_is_observed(nr_call_kind kind);
 
 /* Steps 1-3.  On success *out is the call (new reference) ready to execute.
  * A rejection returns NEMO_RELAY_STATUS_GUARDRAIL_REJECTED with err->kind
- * NR_E_REJECTED and err->reason set.  Consumes spec->env on every path:
+ * NR_E_REJECTED and err->reason set.  With a request codec, the request is
+ * decoded before the request intercepts and encoded after them; a codec
+ * failure fails the call after recording its start and an ERROR end.  Consumes spec->env on every path:
  * env_release(env) runs exactly once, when the call is freed, or before
  * returning if the call fails. */
 NemoRelayStatus nr_call_begin(const nr_call_spec *spec, nr_call **out, nr_error *err);
@@ -100,9 +132,16 @@ NemoRelayStatus nr_call_execute(nr_call *c, size_t from, nr_value *in, nr_exec_f
  * Without a result the end data is the call's `data`. */
 void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char *description);
 
+/* nr_call_end that reports a response codec failure: the end event is then
+ * recorded with ERROR and the codec's message, and its status is returned
+ * with err set (err may be NULL to ignore it). */
+NemoRelayStatus nr_call_end_checked(nr_call *c, nr_end_status status, nr_value *result,
+                                    const char *description, nr_error *err);
+
 /* Step 5 for the outcome of step 4: OK with its result, else ERROR with the
- * error's message (UNSET when the error is an interruption). */
-void nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, const nr_error *err);
+ * error's message (UNSET when the error is an interruption).  Returns st,
+ * or a response codec's failure (err set) when st was OK. */
+NemoRelayStatus nr_call_end_with(nr_call *c, NemoRelayStatus st, nr_value *result, nr_error *err);
 
 /* Steps 1-5 on the calling thread; consumes spec->env like nr_call_begin.
  * *out is the raw result (new reference) on OK. */
@@ -132,11 +171,14 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
 
 /* Emits the end event of a manual call: data = sanitized result (or, when
  * that is null, `data`, else the handle's data), metadata = start metadata merged with `metadata`;
- * `annotated_response` (LLM) goes to category_profile unchanged.  A call ends
- * once: a second end records nothing and fails with NR_E_SCOPE_NOT_FOUND
- * "... has already ended". */
+ * `annotated_response` (LLM) goes to category_profile unchanged; without
+ * one, a response codec (may be NULL) decodes the recorded data -- if it
+ * fails, the event is recorded without an annotation and its error
+ * returned.  A call ends once: a second end records nothing and fails with
+ * NR_E_SCOPE_NOT_FOUND "... has already ended". */
 NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value *data,
                                    nr_value *metadata, nr_value *annotated_response,
+                                   const nr_llm_response_codec *response_codec,
                                    const int64_t *ts_us, void *env, nr_error *err);
 
 /* ---- streams ---------------------------------------------------------------- */
