@@ -131,11 +131,13 @@ def fork_asyncio_context() -> _contextvars.Context:
 
 from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, subscribers, tools  # noqa: E402
 from . import codecs  # noqa: E402
+from . import typed  # noqa: E402  (after llm and tools, which it wraps)
 
 _atexit.register(_native._shutdown)
 
 from . import observability  # noqa: E402
 from .observability import (  # noqa: E402
+    AtifExporter,
     AtofEndpointConfig,
     AtofExporter,
     AtofExporterConfig,
@@ -149,6 +151,7 @@ from .observability import (  # noqa: E402
 __all__ = [
     "AnnotatedLLMRequest",
     "AnnotatedLLMResponse",
+    "AtifExporter",
     "AtofEndpointConfig",
     "AtofExporter",
     "AtofExporterConfig",
@@ -203,5 +206,6 @@ __all__ = [
     "set_thread_scope_stack",
     "subscribers",
     "tools",
+    "typed",
     "use_scope_stack",
 ]
