@@ -130,7 +130,7 @@ def fork_asyncio_context() -> _contextvars.Context:
 
 
 from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, subscribers, tools  # noqa: E402
-from . import codecs  # noqa: E402
+from . import codecs, pricing  # noqa: E402
 
 _atexit.register(_native._shutdown)
 
@@ -179,6 +179,7 @@ __all__ = [
     "__version__",
     "create_scope_stack",
     "codecs",
+    "pricing",
     "errors",
     "fork_asyncio_context",
     "get_include",

@@ -1,5 +1,6 @@
 /* nr_codec.c -- dispatch of the built-in codecs and what they share. */
 #include "nr_codec_impl.h"
+#include "nr_pricing.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -322,7 +323,10 @@ cJSON *nr_codec_decode_response(nr_codec_id id, const cJSON *response, nr_error 
                      ops->name);
         return NULL;
     }
-    return ops->decode_response(response, err);
+    cJSON *ann = ops->decode_response(response, err);
+    if (ann != NULL)
+        nr_pricing_attach(ann, ops->provider); /* a cost the provider reported wins */
+    return ann;
 }
 
 cJSON *nr_codec_usage(const cJSON *raw, const cJSON *prompt, const cJSON *completion,

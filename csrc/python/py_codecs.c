@@ -3,6 +3,7 @@
 
 #include "nr_codec.h"
 #include "nr_json.h"
+#include "nr_pricing.h"
 #include "py_annotated.h"
 #include "py_call.h"
 #include "py_convert.h"
@@ -469,7 +470,11 @@ const nr_llm_response_codec *nr_py_codecs_response(const nr_py_codecs *c)
 
 int nr_py_codecs_init(PyObject *module, nr_py_state *st)
 {
-    (void)module;
+    nr_error err = NR_ERROR_INIT;
+    if (!nr_pricing_register_kind(&err)) { /* the built-in `pricing` component */
+        nr_py_raise(&err);
+        return -1;
+    }
     /* the classes live in nemo_relay.codecs; the module re-exports them */
     st->OpenAIChatCodec_Type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &chat_spec, NULL);
     st->OpenAIResponsesCodec_Type =

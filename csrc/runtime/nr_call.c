@@ -2,6 +2,7 @@
 #include "nr_call.h"
 
 #include "nr_codec.h"
+#include "nr_pricing.h"
 #include "nr_emit.h"
 #include "nr_event.h"
 #include "nr_json.h"
@@ -625,7 +626,7 @@ void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char 
 /* The annotated response of recorded data (NULL when there is no data).
  * On failure err names the codec. */
 static NemoRelayStatus annotate_response(const nr_llm_response_codec *rc, nr_value *data,
-                                         nr_value **out, nr_error *err)
+                                         const char *call_name, nr_value **out, nr_error *err)
 {
     *out = NULL;
     const cJSON *j = data != NULL ? nr_value_json(data, NULL) : NULL;
@@ -638,6 +639,21 @@ static NemoRelayStatus annotate_response(const nr_llm_response_codec *rc, nr_val
         nr_value_release(*out);
         *out = NULL;
         return codec_failed(err, rc->name, "decode_response", st);
+    }
+    /* a user codec's response is priced here (built-ins price their own),
+     * the call's name standing for the provider, as upstream */
+    const cJSON *ann = rc->builtin == 0 && nr_pricing_active() ? nr_value_json(*out, NULL) : NULL;
+    if (ann != NULL && cJSON_IsObject(ann)) {
+        cJSON *priced = nr_json_dup(ann);
+        if (priced != NULL && nr_pricing_attach(priced, call_name)) {
+            nr_value *v = nr_value_from_json(priced); /* takes priced */
+            if (v != NULL) {
+                nr_value_release(*out);
+                *out = v;
+            }
+        } else {
+            cJSON_Delete(priced);
+        }
     }
     return NEMO_RELAY_STATUS_OK;
 }
@@ -683,7 +699,8 @@ static NemoRelayStatus emit_end(nr_call *c, nr_end_status status, nr_value *resu
             pthread_mutex_unlock(&c->agg_lock);
         }
         nr_error derr = NR_ERROR_INIT;
-        st = annotate_response(c->rcodec, folded != NULL ? folded : data, &annotation, &derr);
+        st = annotate_response(c->rcodec, folded != NULL ? folded : data, c->name, &annotation,
+                               &derr);
         nr_value_release(folded);
         if (st != NEMO_RELAY_STATUS_OK) {
             status = NR_END_ERROR;
@@ -922,7 +939,7 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
     nr_error derr = NR_ERROR_INIT;
     NemoRelayStatus codec_st = NEMO_RELAY_STATUS_OK;
     if (annotation == NULL && response_codec != NULL && kind == NR_CALL_LLM)
-        codec_st = annotate_response(response_codec, recorded, &annotation, &derr);
+        codec_st = annotate_response(response_codec, recorded, handle->name, &annotation, &derr);
     cJSON *profile = profile_for(kind, handle, annotation, "annotated_response");
     nr_value_release(annotation);
     nr_event *ev = nr_event_new_scope(NR_PHASE_END, handle, nr_end_timestamp(handle, ts_us),
