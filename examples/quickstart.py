@@ -1,5 +1,7 @@
 """A first look at nemo_relay: nested scopes, marks, and the ATOF events a
-subscriber receives.  Run it with ./dev demo (or python examples/quickstart.py)."""
+subscriber receives.  Run it with `python examples/quickstart.py` once the
+package is installed (`./dev test` installs it into .venv, so
+`.venv/bin/python examples/quickstart.py` works in a checkout)."""
 
 import asyncio
 import json

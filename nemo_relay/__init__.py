@@ -140,6 +140,10 @@ from .observability import (  # noqa: E402
     AtofExporter,
     AtofExporterConfig,
     AtofExporterMode,
+    OpenInferenceConfig,
+    OpenInferenceSubscriber,
+    OpenTelemetryConfig,
+    OpenTelemetrySubscriber,
 )
 
 __all__ = [
@@ -150,6 +154,10 @@ __all__ = [
     "AtofExporterConfig",
     "AtofExporterMode",
     "Event",
+    "OpenInferenceConfig",
+    "OpenInferenceSubscriber",
+    "OpenTelemetryConfig",
+    "OpenTelemetrySubscriber",
     "Json",
     "JsonObject",
     "JsonPrimitive",

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -155,7 +156,9 @@ def cmd_plugin_inspect(args: argparse.Namespace) -> int:
         if any(d["level"] == "error" for d in report["diagnostics"]):
             return 1
         try:
-            asyncio.run(plugin.initialize(doc))
+            with warnings.catch_warnings():  # the diagnostics are printed above
+                warnings.simplefilter("ignore", RuntimeWarning)
+                asyncio.run(plugin.initialize(doc))
             prefix = f"__nemo_relay_plugin__{plugin_id}__"
             regs = [r for r in _native._registrations() if r["name"].startswith(prefix)]
             print(f"registrations ({len(regs)}):")
@@ -193,6 +196,8 @@ SCAFFOLD_C = r'''/*
 #include <nemo_relay_plugin.h>
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,17 +260,40 @@ static void plugin_drop(void *user_data)
     free(user_data);
 }}
 
+/* Refuses to load with a sentence the host shows the user (its last error),
+ * as every failing entry should.  A table from another ABI version may lay
+ * out its functions differently, so they are used only when the table is big
+ * enough to hold them where v1 puts them. */
+static NemoRelayStatus refuse(const NemoRelayNativeHostApiV1 *host, NemoRelayStatus status,
+                              const char *why)
+{{
+    if (host->struct_size >= offsetof(NemoRelayNativeHostApiV1, last_error_set) + sizeof host->last_error_set) {{
+        NemoRelayNativeString *message = NULL;
+        if (host->string_new((const uint8_t *)why, strlen(why), &message) == NEMO_RELAY_STATUS_OK) {{
+            host->last_error_set(message);
+            host->string_free(message);
+        }}
+    }}
+    return status;
+}}
+
 NEMO_RELAY_PLUGIN_EXPORT NemoRelayStatus {symbol}(const NemoRelayNativeHostApiV1 *host,
                                                   NemoRelayNativePluginV1 *out)
 {{
     if (host == NULL || out == NULL)
         return NEMO_RELAY_STATUS_NULL_POINTER;
     if (host->abi_version != NEMO_RELAY_NATIVE_ABI_VERSION ||
-        host->struct_size < sizeof(NemoRelayNativeHostApiV1))
-        return NEMO_RELAY_STATUS_INVALID_ARG;
+        host->struct_size < sizeof(NemoRelayNativeHostApiV1)) {{
+        char why[512];
+        snprintf(why, sizeof why,
+                 "{name} was built for native plugin ABI v%d; this host speaks v%u (a host table of %zu "
+                 "bytes): rebuild it against this host's nemo_relay_plugin.h",
+                 NEMO_RELAY_NATIVE_ABI_VERSION, (unsigned)host->abi_version, host->struct_size);
+        return refuse(host, NEMO_RELAY_STATUS_INVALID_ARG, why);
+    }}
     plugin_state *st = calloc(1, sizeof *st);
     if (st == NULL)
-        return NEMO_RELAY_STATUS_INTERNAL;
+        return refuse(host, NEMO_RELAY_STATUS_INTERNAL, "{name}: out of memory");
     st->host = host;
     atomic_init(&st->events, 0);
     static const char kind[] = "{name}";
@@ -307,8 +335,13 @@ symbol = "{symbol}"
 '''
 
 SCAFFOLD_MAKEFILE = '''# Builds lib{name}.so against the nemo_relay plugin header.
-PYTHON ?= python3
-INCLUDE := $(shell $(PYTHON) -m nemo_relay --include)
+# PYTHON is the interpreter that created this project (it has nemo_relay
+# installed), so no virtualenv needs to be active; `make PYTHON=...` overrides.
+PYTHON ?= {python}
+INCLUDE := $(shell $(PYTHON) -P -m nemo_relay --include)
+ifeq ($(INCLUDE),)
+$(error $(PYTHON) cannot find nemo_relay; run `make PYTHON=/path/to/python` with a Python that has it installed)
+endif
 CFLAGS ?= -std=c11 -O2 -Wall -Wextra -Werror
 PLUGIN_CFLAGS := -fPIC -fvisibility=hidden -I$(INCLUDE)
 
@@ -317,7 +350,7 @@ lib{name}.so: {name}.c
 \tchmod 755 $@
 
 check: lib{name}.so
-\t$(PYTHON) -m nemo_relay plugin inspect .
+\t$(PYTHON) -P -m nemo_relay plugin inspect .
 
 clean:
 \trm -f lib{name}.so
@@ -356,7 +389,7 @@ def cmd_plugin_new(args: argparse.Namespace) -> int:
     files = {
         f"{name}.c": SCAFFOLD_C.format(name=name, symbol=symbol),
         "relay-plugin.toml": SCAFFOLD_MANIFEST.format(name=name, symbol=symbol, relay=nemo_relay.__version__),
-        "Makefile": SCAFFOLD_MAKEFILE.format(name=name),
+        "Makefile": SCAFFOLD_MAKEFILE.format(name=name, python=sys.executable),
         "README.md": SCAFFOLD_README.format(name=name),
     }
     for filename, text in files.items():
@@ -374,7 +407,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nemo_relay", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m nemo_relay",
+        description="nemo_relay's command line: run the demo agent; check, inspect, digest or create "
+                    "native plugins.",
+        epilog="Exit codes: 0 success; 1 the command ran and found a problem (a failed check, a plugin "
+               "that would not load); 2 wrong usage.")
     p.add_argument("--version", action="version", version=f"nemo_relay {nemo_relay.__version__}")
     p.add_argument("--include", action="store_true",
                    help="print the directory of nemo_relay_plugin.h and exit")

@@ -174,7 +174,26 @@ async def initialize(config: PluginConfig | dict[str, Any] | None = None, *, dis
         doc, notes = _layer(doc)
     result = _native.plugin_initialize(doc)
     result["diagnostics"] = notes + result["diagnostics"]
+    try:
+        _warn_diagnostics(result)
+    except BaseException:  # a warning turned into an error: install nothing
+        clear()
+        raise
     return result
+
+
+def _warn_diagnostics(result: ConfigReport) -> None:
+    """One RuntimeWarning per warning-level diagnostic of an installed
+    configuration, naming the plugin and the field (a config the plugin
+    ignores in part should not go unnoticed)."""
+    for d in result["diagnostics"]:
+        if d.get("level") != "warning":
+            continue
+        where = [f"plugin '{d['component']}'"] if d.get("component") else []
+        if d.get("field"):
+            where.append(f"field '{d['field']}'")
+        where.append(d.get("code", "warning"))
+        warnings.warn(f"{d.get('message', '')} [{', '.join(where)}]", RuntimeWarning, stacklevel=3)
 
 
 def clear() -> None:
@@ -431,7 +450,13 @@ async def initialize_with_dynamic_plugins(
             activation.close()
         _native.plugin_lease_release(lease)
         raise
-    return PluginHostActivation(result, activation, lease)
+    host = PluginHostActivation(result, activation, lease)
+    try:
+        _warn_diagnostics(result)
+    except BaseException:  # a warning turned into an error: install nothing
+        host.close()
+        raise
+    return host
 
 
 def load_dynamic_plugin_activation_specs(plugins_toml: str | os.PathLike[str]) -> list[DynamicPluginActivationSpec]:

@@ -30,6 +30,7 @@ class LocalHTTPServer:
         self.stall: threading.Event | None = None
         self.received = threading.Condition()
         self.on_request: Callable[[Request], None] | None = None
+        self.arrivals = 0  # requests that reached the handler (stalled ones included)
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -45,6 +46,9 @@ class LocalHTTPServer:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                with outer.received:
+                    outer.arrivals += 1
+                    outer.received.notify_all()
                 stall = outer.stall
                 if stall is not None:
                     stall.wait()

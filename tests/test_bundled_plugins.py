@@ -139,6 +139,27 @@ async def test_patterns_are_replaced_inside_every_string_value(events):
     assert events.one("t", "end").data == "result mentions [REDACTED] twice: [REDACTED]"
 
 
+PATTERN_CASES = [
+    # (text, what is recorded) with patterns ["sk-live-", "Bearer "]
+    ("sk-live-abc", "[REDACTED]"),  # the README's example: nothing of the secret is left
+    ("key: sk-live-abc.def_ghi-J+k/l=~, next", "key: [REDACTED], next"),
+    ('say "sk-live-abc" now', 'say "[REDACTED]" now'),
+    ("https://x.test/?k=sk-live-abc&y=1", "https://x.test/?k=[REDACTED]&y=1"),
+    ("xsk-live-abc", "x[REDACTED]"),  # from where the pattern starts
+    ("Authorization: Bearer eyJhbGciOi.J9.x", "Authorization: [REDACTED]"),
+    ("sk-live-", "[REDACTED]"),
+    ("sk-live-abc\nsk-live-def", "[REDACTED]\n[REDACTED]"),
+    ("sk-live-abc\u00e9", "[REDACTED]\u00e9"),  # a non-ASCII character ends the token
+]
+
+
+@pytest.mark.parametrize("text,recorded", PATTERN_CASES)
+async def test_a_pattern_redacts_the_whole_token_it_starts(events, text, recorded):
+    async with await activate(spec("redact", {"patterns": ["sk-live-", "Bearer "]})):
+        tools.execute_sync("t", {"note": text}, lambda a: None)
+    assert events.one("t", "start").data == {"note": recorded}
+
+
 async def test_llm_headers_content_and_response_are_redacted(events):
     config = {"patterns": ["hunter2-admin"]}
     headers = {"Authorization": SECRETS[3], "X-Trace": "abc"}
@@ -231,7 +252,15 @@ async def test_bad_redact_config_is_rejected_with_diagnostics():
 
 
 async def test_unknown_redact_fields_are_warnings_in_the_report():
-    async with await activate(spec("redact", {"colour": "blue", "replace_default_keys": True})) as host:
+    with pytest.warns(RuntimeWarning) as caught:
+        host = await activate(spec("redact", {"colour": "blue", "replace_default_keys": True}))
+    assert [str(w.message) for w in caught] == [
+        "redact: unknown config field 'colour' is ignored (known fields: keys, replace_default_keys, "
+        "patterns, replacement, priority) [plugin 'redact', field 'colour', redact.unknown_field]",
+        "redact: replace_default_keys is true but no keys or patterns are configured; nothing will be "
+        "redacted [plugin 'redact', field 'keys', redact.nothing_to_redact]",
+    ]
+    async with host:
         assert host.report["diagnostics"] == [
             {"level": "warning", "code": "redact.unknown_field", "component": "redact", "field": "colour",
              "message": "redact: unknown config field 'colour' is ignored (known fields: keys, "
@@ -413,3 +442,40 @@ async def test_several_files(tmp_path):
         scope.event("both")
         assert len(read_lines(second)) == 1 and read_lines(first) == []
     assert read_events(first) == read_events(second)
+
+
+# ---- config warnings are not dropped -----------------------------------------------------
+
+
+async def test_a_config_warning_is_a_runtime_warning_naming_plugin_and_field(events):
+    with pytest.warns(RuntimeWarning, match=r"unknown config field 'key' is ignored .*"
+                                            r"\[plugin 'redact', field 'key', redact.unknown_field\]"):
+        host = await activate(spec("redact", {"key": ["ssn"]}))  # "keys" misspelt
+    async with host:
+        tools.execute_sync("t", {"ssn": "123"}, lambda a: None)
+    assert events.one("t", "start").data == {"ssn": "123"}  # what the warning is about
+
+    # a Python plugin's own warning, through plugin.initialize
+    class Picky:
+        def validate(self, config):
+            return [{"level": "warning", "code": "picky.odd", "message": "picky: odd value", "field": "x"}]
+
+        def register(self, config, ctx):
+            pass
+
+    plugin.register("picky", Picky())
+    try:
+        with pytest.warns(RuntimeWarning, match=r"^picky: odd value \[plugin 'picky', field 'x', picky.odd\]$"):
+            await plugin.initialize({"components": [{"kind": "picky", "config": {"x": 1}}]})
+    finally:
+        plugin.clear()
+        plugin.deregister("picky")
+
+    # a warning turned into an error installs nothing
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(RuntimeWarning):
+            await activate(spec("redact", {"key": ["ssn"]}))
+    assert plugin.report() is None and plugin.list_kinds() == []

@@ -81,8 +81,17 @@ def test_plugin_new_scaffolds_a_project_that_builds_and_loads(tmp_path):
     assert sorted(os.listdir(project)) == ["Makefile", "README.md", "hello_plugin.c", "relay-plugin.toml"]
     source = (project / "hello_plugin.c").read_text()
     assert "#include <nemo_relay_plugin.h>" in source and "cjson" not in source.lower()
+    makefile = (project / "Makefile").read_text()
+    assert f"PYTHON ?= {sys.executable}\n" in makefile  # the interpreter that created it
     if shutil.which("make"):
-        build = subprocess.run(["make", f"PYTHON={sys.executable}"], cwd=project, capture_output=True, text=True)
+        # no virtualenv on PATH and no PYTHON given: the Makefile knows its interpreter
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "VIRTUAL_ENV", "PYTHONPATH")}
+        env["PATH"] = "/usr/bin:/bin"
+        build = subprocess.run(["make"], cwd=project, capture_output=True, text=True, env=env)
+        assert "-I/" in build.stdout, build.stdout  # never an empty include path
+        broken = subprocess.run(["make", "-B", "PYTHON=/bin/false"], cwd=project, capture_output=True,
+                                text=True, env=env)
+        assert broken.returncode != 0 and "/bin/false cannot find nemo_relay" in broken.stderr
     else:  # what the Makefile does
         include = cli("--include").stdout.strip()
         build = subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-fvisibility=hidden",
@@ -102,8 +111,51 @@ def test_plugin_new_scaffolds_a_project_that_builds_and_loads(tmp_path):
         assert tools.execute_sync("safe_tool", {}, lambda a: "ran") == "ran"
         with pytest.raises(errors.GuardrailRejected, match="dangerous tools are blocked"):
             tools.execute_sync("dangerous_rm", {}, lambda a: "ran")
+    # a host of another ABI version gets a sentence, not a bare status (9 = INVALID_ARG)
+    assert entry_refusal(project / "libhello_plugin.so", "nemo_relay_hello_plugin_plugin", abi_version=2) == (
+        9, "hello_plugin was built for native plugin ABI v1; this host speaks v2 (a host table of 272 bytes): "
+           "rebuild it against this host's nemo_relay_plugin.h")
     assert cli("plugin", "new", "hello_plugin", "--dir", str(tmp_path)).returncode == 1  # exists
     assert cli("plugin", "new", "not-an-identifier", "--dir", str(tmp_path)).returncode == 2
+
+
+def entry_refusal(library, symbol: str, *, abi_version: int) -> tuple[int, str | None]:
+    """Calls a plugin's entry with a host table claiming `abi_version` (only
+    its string and last-error functions work) and returns the status and the
+    last error the entry set."""
+    import ctypes
+
+    lib = ctypes.CDLL(str(library))
+    said: list[str] = []
+    keep: list[object] = []
+    NEW = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p))
+    SET = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+    FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+    def string_new(data, length, out):
+        buf = ctypes.create_string_buffer(ctypes.string_at(data, length), length)
+        keep.append(buf)
+        out[0] = ctypes.cast(buf, ctypes.c_void_p).value
+        return 0
+
+    def last_error_set(message):
+        said.append(next(bytes(b.raw).decode() for b in keep if ctypes.addressof(b) == message))
+
+    class Host(ctypes.Structure):  # the v1 layout's first fields, padded to 272 bytes
+        _fields_ = [("abi_version", ctypes.c_uint32), ("struct_size", ctypes.c_size_t),
+                    ("relay_version", ctypes.c_char_p), ("string_new", NEW), ("string_data", ctypes.c_void_p),
+                    ("string_len", ctypes.c_void_p), ("string_free", FREE), ("last_error_clear", ctypes.c_void_p),
+                    ("last_error_set", SET), ("rest", ctypes.c_void_p * 25)]
+
+    callbacks = (NEW(string_new), SET(last_error_set), FREE(lambda s: None))
+    host = Host(abi_version=abi_version, struct_size=ctypes.sizeof(Host), relay_version=b"9.0.0",
+                string_new=callbacks[0], last_error_set=callbacks[1], string_free=callbacks[2])
+    assert ctypes.sizeof(Host) == 272
+    entry = getattr(lib, symbol)
+    entry.restype = ctypes.c_int
+    descriptor = (ctypes.c_char * 56)()
+    status = entry(ctypes.byref(host), descriptor)
+    return status, (said[0] if said else None)
 
 
 def test_demo_prints_the_tree_and_writes_redacted_atof(tmp_path):

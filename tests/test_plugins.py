@@ -88,8 +88,8 @@ def test_validation_report_and_policies(kinds):
          "message": "unsupported plugin config version 2; expected 1"},
         {"level": "error", "code": "plugin.duplicate_component", "component": "solo",
          "message": "plugin component 'solo' may only appear once"},
-        {"level": "warning", "code": "x.y", "message": "careful"},
-        {"level": "warning", "code": "x.y", "message": "careful"},
+        {"level": "warning", "code": "x.y", "message": "careful", "component": "solo"},  # named by the host
+        {"level": "warning", "code": "x.y", "message": "careful", "component": "solo"},
         {"level": "warning", "code": "plugin.unknown_component", "component": "nobody",
          "message": "plugin component 'nobody' is not registered"},
     ]
@@ -279,7 +279,8 @@ async def test_discovery_is_opt_in(kinds, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     await plugin.initialize({"components": []})
     assert tools.request_intercepts("t", {}) == {}
-    report = await plugin.initialize({"components": []}, discover=True)
+    with pytest.warns(RuntimeWarning, match="plugin configuration inherited from"):
+        report = await plugin.initialize({"components": []}, discover=True)
     assert report["diagnostics"][0]["code"] == "plugin.configuration_inherited"
     assert tools.request_intercepts("t", {}) == {"found": True}
 

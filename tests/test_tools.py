@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import warnings
 
 import pytest
 
@@ -428,3 +430,74 @@ async def test_name_is_a_required_str_everywhere(observed):
     finally:
         if observed:
             assert subscribers.deregister("names-observer")
+
+
+
+# ---- a next() step nobody awaits --------------------------------------------------------
+
+
+def with_intercept(name, fn):
+    """A context that registers fn as a tool execution intercept."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def cm():
+        intercepts.register_tool_execution(name, 0, fn)
+        try:
+            yield
+        finally:
+            intercepts.deregister_tool_execution(name)
+
+    return cm()
+
+
+async def test_a_next_step_that_is_never_awaited_warns_like_a_coroutine(events):
+    ran = []
+
+    async def forgetful(tool, args, next):
+        next(args)  # neither awaited nor returned: the tool never runs
+        return {"cached": True}
+
+    async def tool(args):
+        ran.append(args)
+        return "ran"
+
+    with with_intercept("forgetful", forgetful):
+        with pytest.warns(RuntimeWarning, match=r"^next\(\) of intercept 'forgetful' was never awaited"):
+            result = await tools.execute("t", {"a": 1}, tool)
+            gc.collect()
+    assert result == {"cached": True} and ran == []
+    assert events.one("t", "end").data == {"cached": True}
+
+    # in execute_sync next() runs the rest of the chain at once: nothing to forget
+    with with_intercept("sync_next", lambda tool, args, next: (next(args), "short-circuit")[1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert tools.execute_sync("t", {}, lambda a: ran.append(a)) == "short-circuit"
+            gc.collect()
+    assert ran == [{}]
+
+
+async def test_a_next_step_that_is_awaited_returned_or_closed_does_not_warn():
+    async def awaits(tool, args, next):
+        return await next(args)
+
+    def returns(tool, args, next):
+        return next(args)
+
+    async def closes(tool, args, next):
+        step = next(args)
+        step.close()  # an explicit decision not to run it
+        return "closed"
+
+    async def tool(args):
+        return "ran"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fn, want in ((awaits, "ran"), (returns, "ran"), (closes, "closed")):
+            with with_intercept(fn.__name__, fn):
+                assert await tools.execute("t", {}, tool) == want
+                if fn is returns:
+                    assert tools.execute_sync("t", {}, lambda a: "ran") == "ran"
+                gc.collect()

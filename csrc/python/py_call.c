@@ -118,6 +118,7 @@ typedef struct {
     size_t index;           /* the chain entry this step runs */
     PyObject *input;        /* strong: what that entry receives */
     int native;             /* awaiting a native segment, whose result is JSON already */
+    PyObject *caller;       /* strong str or NULL: the intercept whose next() made it */
 } ChainStepObject;
 
 static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *input);
@@ -499,11 +500,28 @@ static void chainstep_abandon(nr_py_coro *base)
     (void)base;
 }
 
+/* A step nobody awaited: the rest of the chain (the tool itself) never ran,
+ * so say so the way Python does for a coroutine. */
+static void chainstep_never_awaited(nr_py_coro *base)
+{
+    ChainStepObject *self = (ChainStepObject *)base;
+    int rc = self->caller != NULL
+                 ? PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                                    "next() of intercept '%U' was never awaited (the rest of the "
+                                    "chain, and the function, did not run)", self->caller)
+                 : PyErr_WarnEx(PyExc_RuntimeWarning,
+                                "next() of an execution intercept was never awaited (the rest "
+                                "of the chain, and the function, did not run)", 1);
+    if (rc < 0)
+        PyErr_WriteUnraisable(NULL); /* self is being destroyed */
+}
+
 static int chainstep_traverse(nr_py_coro *base, visitproc visit, void *arg)
 {
     ChainStepObject *self = (ChainStepObject *)base;
     Py_VISIT(self->state);
     Py_VISIT(self->input);
+    Py_VISIT(self->caller);
     return 0;
 }
 
@@ -512,10 +530,12 @@ static void chainstep_clear(nr_py_coro *base)
     ChainStepObject *self = (ChainStepObject *)base;
     Py_CLEAR(self->state);
     Py_CLEAR(self->input);
+    Py_CLEAR(self->caller);
 }
 
-static const nr_py_coro_ops chainstep_ops = {chainstep_start, chainstep_resume, chainstep_abandon,
-                                             chainstep_traverse, chainstep_clear};
+static const nr_py_coro_ops chainstep_ops = {chainstep_start,    chainstep_resume,
+                                             chainstep_abandon,  chainstep_traverse,
+                                             chainstep_clear,    chainstep_never_awaited};
 
 /* A new ChainStep (new reference); takes its own references to state and
  * input. */
@@ -529,6 +549,16 @@ static PyObject *chainstep_new(CallStateObject *state, size_t index, PyObject *i
     s->index = index;
     s->input = Py_NewRef(input);
     s->native = 0;
+    s->caller = NULL;
+    /* the intercept that called next() is the entry before this one */
+    if (index > 0 && state->call != NULL && !nr_call_ended(state->call)) {
+        const nr_mw_list *list = nr_call_execution_list(state->call, false);
+        if (index - 1 < list->n && list->items[index - 1]->name != NULL) {
+            s->caller = PyUnicode_FromString(list->items[index - 1]->name);
+            if (s->caller == NULL)
+                PyErr_Clear(); /* only the warning's wording depends on it */
+        }
+    }
     PyObject_GC_Track(s);
     return (PyObject *)s;
 }

@@ -244,6 +244,12 @@ static void coro_dealloc(PyObject *op)
         Py_CLEAR(self->awaiting);
         self->ops->abandon(self);
         PyErr_Restore(t, v, tb);
+    } else if (self->state == NR_CORO_INIT && self->ops != NULL && self->ops->never_awaited != NULL) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        self->state = NR_CORO_DONE;
+        self->ops->never_awaited(self);
+        PyErr_Restore(t, v, tb);
     }
     coro_clear(op);
     tp->tp_free(op);

@@ -30,6 +30,10 @@ typedef struct nr_py_coro_ops {
     void (*abandon)(nr_py_coro *self);
     int (*traverse)(nr_py_coro *self, visitproc visit, void *arg);
     void (*clear)(nr_py_coro *self);
+    /* optional: the coroutine is destroyed without ever being started or
+     * closed (like Python's "coroutine ... was never awaited"); called with
+     * no exception set, before clear */
+    void (*never_awaited)(nr_py_coro *self);
 } nr_py_coro_ops;
 
 enum { NR_CORO_INIT = 0, NR_CORO_RUNNING = 1, NR_CORO_DONE = 2 };

@@ -399,12 +399,15 @@ static void add_diagnostic(cJSON *diags, policy level, const char *code, const c
 }
 
 /* Keeps only well-formed diagnostics a plugin returned, as given. */
-static void append_plugin_diagnostics(cJSON *diags, cJSON *from_plugin)
+static void append_plugin_diagnostics(cJSON *diags, cJSON *from_plugin, const char *kind)
 {
     cJSON *d = from_plugin->child;
     while (d != NULL) {
         cJSON *next = d->next;
         cJSON_DetachItemViaPointer(from_plugin, d);
+        /* say which component it is about when the plugin did not */
+        if (cJSON_IsObject(d) && nr_json_get(d, "component") == NULL)
+            nr_json_add(d, "component", cJSON_CreateString(kind));
         if (!cJSON_AddItemToArray(diags, d))
             cJSON_Delete(d);
         d = next;
@@ -466,7 +469,7 @@ static NemoRelayStatus validate_parsed(const parsed_config *p, cJSON **out_repor
             mine != NULL ? kinds[i]->ops.validate(kinds[i]->ud, c->kind, c->config, mine, &verr)
                          : nr_error_nomem(&verr);
         if (st == NEMO_RELAY_STATUS_OK && mine != NULL)
-            append_plugin_diagnostics(diags, mine);
+            append_plugin_diagnostics(diags, mine, c->kind);
         else
             add_diagnostic(diags, POLICY_ERROR,
                            kinds[i]->ops.failure_code != NULL ? kinds[i]->ops.failure_code

@@ -24,6 +24,8 @@ from .config import (
     S3StorageConfig,
 )
 from ..plugin import ConfigPolicy
+from .openinference import OpenInferenceConfig, OpenInferenceSubscriber
+from .otel import OpenTelemetryConfig, OpenTelemetrySubscriber
 
 __all__ = [
     "AtofEndpointConfig",
@@ -36,6 +38,10 @@ __all__ = [
     "ConfigPolicy",
     "HttpStorageConfig",
     "OBSERVABILITY_PLUGIN_KIND",
+    "OpenInferenceConfig",
+    "OpenInferenceSubscriber",
+    "OpenTelemetryConfig",
+    "OpenTelemetrySubscriber",
     "ObservabilityConfig",
     "OtlpConfig",
     "S3StorageConfig",

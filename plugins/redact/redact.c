@@ -16,11 +16,17 @@
  *                         api_key, authorization, password, secret, token.
  *   replace_default_keys  boolean, default false: true drops the default keys
  *                         so that only `keys` are used.
- *   patterns              array of non-empty strings.  Every occurrence of a
- *                         pattern (a literal, case-sensitive substring) inside
- *                         any string value is replaced by the replacement.
- *                         Object keys, numbers and booleans are left alone.
- *                         One left-to-right pass; at each position the longest
+ *   patterns              array of non-empty strings.  Each is the literal,
+ *                         case-sensitive start of a secret (e.g. "sk-live-").
+ *                         Wherever one occurs inside a string value, the
+ *                         occurrence and the rest of the token it starts are
+ *                         replaced by the replacement: the token runs on over
+ *                         ASCII letters, digits and - _ . + / = ~ and ends at
+ *                         any other character (a space, a quote, a comma, ...).
+ *                         So "key sk-live-abc." becomes "key [REDACTED]" and
+ *                         nothing of the secret is left behind.  Object keys,
+ *                         numbers and booleans are left alone.  One
+ *                         left-to-right pass; at each position the longest
  *                         matching pattern wins; replaced text is not scanned
  *                         again.
  *   replacement           string, default "[REDACTED]" (may be empty).
@@ -354,7 +360,15 @@ static size_t rd_match(const RdPolicy *p, const char *s, size_t avail)
     return 0;
 }
 
-/* Replaces every pattern occurrence inside a string value, setting *changed
+/* Whether c may continue a secret token after a pattern: what API keys,
+ * base64 and JWTs are made of. */
+static bool rd_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '+' || c == '/' || c == '=' || c == '~';
+}
+
+/* Replaces every pattern occurrence, with the rest of its token, inside a string value, setting *changed
  * when there was one.  False when out of memory. */
 static bool rd_redact_string(const RdPolicy *p, cJSON *item, bool *changed)
 {
@@ -388,6 +402,9 @@ static bool rd_redact_string(const RdPolicy *p, cJSON *item, bool *changed)
                 }
                 o += rep_len;
                 i += matched;
+                while (i < len && rd_token_char(s[i])) {
+                    i++; /* the rest of the secret */
+                }
             } else {
                 if (out != NULL) {
                     out[o] = s[i];
