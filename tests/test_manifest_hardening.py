@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_manifest
+from conftest import BUILTIN_KINDS, write_manifest
 from nemo_relay import errors, plugin
 
 FIXTURE = "fixture_native"
@@ -24,4 +24,4 @@ def test_library_that_is_a_directory_is_a_configuration_error(plugin_dir):
                            match=f"native plugin library '{lib}' is a directory") as info:
             call()
         assert info.value.check == "library" and info.value.plugin_id == FIXTURE
-    assert plugin.list_kinds() == []
+    assert plugin.list_kinds() == BUILTIN_KINDS
