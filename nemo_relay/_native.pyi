@@ -556,6 +556,7 @@ def llm_call(
     metadata: Json = None,
     model_name: str | None = None,
     timestamp: datetime | None = None,
+    codec: _RequestCodec | None = None,
 ) -> LLMHandle: ...
 def llm_call_end(
     handle: LLMHandle,

@@ -878,9 +878,21 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
     NemoRelayStatus st = nr_check_timestamp(ts_us, err);
     if (st != NEMO_RELAY_STATUS_OK)
         return st;
+    /* llm.call(codec=...): the start event carries the annotated request */
+    const nr_llm_codec *codec = spec->kind == NR_CALL_LLM ? spec->codec : NULL;
+    nr_value *annotated = NULL;
+    if (codec != NULL && nr_emit_wanted()) {
+        st = codec->decode(codec->ud, spec->input, &annotated, err);
+        if (st == NEMO_RELAY_STATUS_OK && annotated == NULL)
+            st = nr_error_set(err, NR_E_CALLBACK, "returned no annotated request");
+        if (st != NEMO_RELAY_STATUS_OK)
+            return codec_failed(err, codec->name, "decode", st);
+    }
     nr_scope *chain = nr_visible_top(err);
-    if (chain == NULL)
+    if (chain == NULL) {
+        nr_value_release(annotated);
         return nr_error_status(err);
+    }
     const nr_uuid *parent = spec->parent != NULL ? spec->parent : &chain->uuid;
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[spec->kind].sanitize_request));
@@ -889,7 +901,8 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
     if (handle == NULL)
         st = nr_error_status(err);
     else
-        st = emit_start(&snap, spec->kind, &info, handle, spec->input, NULL, NULL, chain, err);
+        st = emit_start(&snap, spec->kind, &info, handle, spec->input, annotated, codec, chain, err);
+    nr_value_release(annotated);
     nr_snapshot_release(&snap);
     nr_scope_release(chain);
     if (st != NEMO_RELAY_STATUS_OK) {

@@ -166,7 +166,11 @@ async def test_stream_with_a_user_response_codec_decodes_the_finalizer_value(eve
 
 
 def test_manual_call_end_with_response_codec_or_annotation(events):
-    h = llm.call("manual", LLMRequest({}, payloads.chat_request()))
+    h = llm.call("manual", LLMRequest({}, payloads.chat_request()), codec=OpenAIChatCodec())
+    assert events.one("manual", "start").annotated_request.model == "gpt-4o-mini"
+    with pytest.raises(ValueError, match="OpenAIChatCodec request: 'messages' is missing"):
+        llm.call("manual-bad", LLMRequest({}, {}), codec=OpenAIChatCodec())
+    assert events.named("manual-bad") == []
     llm.call_end(h, payloads.chat_response(), response_codec=OpenAIChatCodec())
     assert events.one("manual", "end").annotated_response.usage["total_tokens"] == 150
     h2 = llm.call("manual2", LLMRequest({}, {}))
