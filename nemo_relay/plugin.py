@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypedDict
 
-from . import _native, subscribers
+from . import _manifest_text, _native, subscribers
 from ._native import NativePluginActivation, PluginContext
 from .errors import PluginLoadError
 
@@ -237,19 +237,11 @@ def deregister(plugin_kind: str) -> bool:
 
 
 def _manifest_json(path: str, plugin_id: str | None) -> str | None:
-    """JSON text of a TOML manifest (a JSON manifest is read by the C loader)."""
-    if not path.endswith(".toml"):
+    """JSON text of a TOML manifest (any name but *.json); None for a JSON
+    manifest, which the C loader reads itself."""
+    if _manifest_text.is_json_manifest(path):
         return None
-    try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-        return json.dumps(doc)
-    except (tomllib.TOMLDecodeError, TypeError, ValueError) as exc:
-        raise PluginLoadError(f"invalid relay-plugin.toml: {exc} (in {path})",
-                              plugin_id=plugin_id, manifest=path, check="manifest") from None
-    except OSError as exc:
-        raise PluginLoadError(f"internal error: failed to read dynamic plugin manifest '{path}': {exc}",
-                              plugin_id=plugin_id, manifest=path, check="manifest") from None
+    return _manifest_text.toml_as_json(path, plugin_id)
 
 
 def _resolve(manifest_ref: str | os.PathLike[str], plugin_id: str | None) -> tuple[str, str | None]:
@@ -486,11 +478,15 @@ def load_dynamic_plugin_activation_specs(plugins_toml: str | os.PathLike[str]) -
         except (TypeError, ValueError):
             raise ValueError(f"{path}: plugins.dynamic[{i}].config is not JSON-compatible") from None
         manifest = (path.parent / record["manifest"]).resolve()
-        resolved = _native.resolve_manifest(str(manifest))
-        facts = json.loads(_manifest_json(resolved, None) or Path(resolved).read_text())
-        plugin = facts.get("plugin", {})
-        specs.append(DynamicPluginActivationSpec(plugin_id=plugin.get("id", "").strip(),
-                                                 kind=plugin.get("kind", ""),
+        try:
+            resolved = _native.resolve_manifest(str(manifest))
+            text = _manifest_json(resolved, None)
+            _native.manifest_warnings(resolved, text)  # parses and validates: typed errors
+            plugin_id, kind = _manifest_text.identity(resolved, text)
+        except PluginLoadError as exc:
+            raise PluginLoadError(f"{path}: plugins.dynamic[{i}]: {exc}", plugin_id=exc.plugin_id,
+                                  manifest=exc.manifest, check=exc.check) from None
+        specs.append(DynamicPluginActivationSpec(plugin_id=plugin_id, kind=kind,
                                                  manifest_ref=str(manifest), config=config))
     _check_unique_ids(specs, f"{path}: ")
     return specs

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from nemo_relay import ScopeAttributes, ScopeType, scope
+from nemo_relay import LLMRequest, ScopeAttributes, ScopeType, llm, scope, tools
 
 SCOPE_KEYS = {
     "kind", "scope_category", "atof_version", "uuid", "parent_uuid", "timestamp", "name",
@@ -72,8 +72,19 @@ def test_to_json_matches_to_dict_and_properties(events):
     assert events.events[0].attributes == ["parallel", "relocatable"]  # sorted
 
 
-def test_unknown_attribute_bits_are_dropped(events):
-    h = scope.push("s", ScopeType.Agent, attributes=0xFF)
+def test_unknown_attribute_bits_are_refused(events):
+    top = scope.get_handle()
+    for bad in (0xFF, 4, 2**70, -1):
+        with pytest.raises(ValueError, match=rf"attributes {bad} has bits that are not ScopeAttributes flags"):
+            scope.push("s", ScopeType.Agent, attributes=bad)
+    with pytest.raises(ValueError, match="not ToolAttributes flags \\(known: 0..1\\)"):
+        tools.execute_sync("t", {}, lambda a: 1, attributes=2)
+    with pytest.raises(ValueError, match="not ToolAttributes flags"):
+        tools.call("t", {}, attributes=2**70)
+    with pytest.raises(ValueError, match="not LLMAttributes flags"):
+        llm.call("m", LLMRequest({}, {}), attributes=-1)
+    assert scope.get_handle() == top and events.events == []
+    h = scope.push("s", ScopeType.Agent, attributes=3)
     scope.pop(h)
     assert h.attributes == ScopeAttributes(3)
     assert events.events[0].attributes == ["parallel", "relocatable"]

@@ -627,6 +627,13 @@ done:
     return st;
 }
 
+/* What a file that is not a regular file is, for messages. */
+static const char *nr_mf_file_type(mode_t mode)
+{
+    return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
+         : S_ISCHR(mode) ? "a character device" : S_ISBLK(mode) ? "a block device" : "not a file";
+}
+
 NemoRelayStatus nr_manifest_read_file(const char *path, char **out_text, size_t *out_len,
                                       nr_error *err)
 {
@@ -642,15 +649,31 @@ NemoRelayStatus nr_manifest_read_file(const char *path, char **out_text, size_t 
     }
     *out_text = NULL;
     *out_len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        st = nr_loader_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
-                            "failed to read dynamic plugin manifest '%s': %s", path, strerror(errno));
-        goto done;
+    /* The type first, and a non-blocking open: opening a FIFO for reading
+     * would wait for a writer forever.  fstat again after the open, in case
+     * the path was swapped in between. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (pass == 0 ? stat(path, &sb) != 0 : (fd < 0 || fstat(fd, &sb) != 0)) {
+            st = nr_loader_fail(err, NR_E_INTERNAL, "manifest", NULL, path,
+                                "failed to read dynamic plugin manifest '%s': %s", path,
+                                strerror(errno));
+            goto done;
+        }
+        if (!S_ISREG(sb.st_mode))
+            break;
     }
     if (!S_ISREG(sb.st_mode)) {
         st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "manifest", NULL, path,
-                            "dynamic plugin manifest '%s' is not a regular file", path);
+                            "dynamic plugin manifest '%s' is not a regular file (%s)", path,
+                            nr_mf_file_type(sb.st_mode));
+        goto done;
+    }
+    if (sb.st_size > NR_MANIFEST_MAX_BYTES) {
+        st = nr_loader_fail(err, NR_E_INVALID_CONFIG, "manifest", NULL, path,
+                            "dynamic plugin manifest '%s' is larger than %d bytes", path,
+                            NR_MANIFEST_MAX_BYTES);
         goto done;
     }
     cap = sb.st_size > 0 && sb.st_size <= NR_MANIFEST_MAX_BYTES ? (size_t)sb.st_size + 1 : 4096;

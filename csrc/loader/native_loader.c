@@ -7,6 +7,7 @@
  */
 #include "native_loader.h"
 
+#include "dl_lock.h"
 #include "elf_check.h"
 #include "loader_util.h"
 #include "manifest.h"
@@ -14,6 +15,7 @@
 #include "nr_runtime.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,13 +57,39 @@ void nr_native_instance_release(nr_native_instance *inst)
         return;
     descriptor_teardown(&inst->desc);
     if (inst->library != NULL)
-        dlclose(inst->library);
+        nr_dl_close(inst->library);
     free(inst->kind);
     free(inst->library_path);
     free(inst);
 }
 
 /* ---- loading one plugin ---------------------------------------------------------- */
+
+/* dlsym(library, name), taken only when the library itself defines it: dlsym
+ * also searches the library's dependencies, where the name could be libc's
+ * getpid or another plugin's data.  NULL when absent (dlerror() says why) or
+ * defined elsewhere; then *elsewhere (if given) names that object (borrowed:
+ * valid while library stays open). */
+static void *own_symbol(void *library, const char *name, const char **elsewhere)
+{
+    if (elsewhere != NULL)
+        *elsewhere = NULL;
+    dlerror();
+    void *sym = dlsym(library, name);
+    if (sym == NULL)
+        return NULL;
+    struct link_map *own = NULL, *at = NULL;
+    Dl_info info;
+    memset(&info, 0, sizeof info);
+    if (dlinfo(library, RTLD_DI_LINKMAP, &own) != 0 ||
+        dladdr1(sym, &info, (void **)&at, RTLD_DL_LINKMAP) == 0 || at == NULL || at != own) {
+        dlerror(); /* not a lookup failure: a definition in the wrong object */
+        if (elsewhere != NULL)
+            *elsewhere = info.dli_fname != NULL ? info.dli_fname : "another object";
+        return NULL;
+    }
+    return sym;
+}
 
 /* Reads the descriptor's _Bool without trusting its bit pattern (R22). */
 static bool read_bool(const bool *field)
@@ -114,7 +142,7 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     /* step 16: dlopen with every symbol resolved now, kept out of the global
      * namespace */
     dlerror();
-    library = dlopen(library_path, RTLD_NOW | RTLD_LOCAL);
+    library = nr_dl_open(library_path, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
         const char *why = dlerror();
         st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "dlopen", pid, manifest,
@@ -123,14 +151,20 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
         goto fail;
     }
 
-    /* step 17: the entry symbol */
-    dlerror();
-    void *sym = dlsym(library, m.load.symbol);
-    const char *why = dlerror();
-    if (sym == NULL || why != NULL) {
-        st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "symbol", pid, manifest,
-                            "native plugin symbol '%s' not found in '%s': %s", m.load.symbol,
-                            library_path, why != NULL ? why : "null symbol");
+    /* step 17: the entry symbol, defined in the library itself */
+    const char *elsewhere = NULL;
+    void *sym = own_symbol(library, m.load.symbol, &elsewhere);
+    if (sym == NULL) {
+        const char *why = dlerror();
+        if (elsewhere != NULL)
+            st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "symbol", pid, manifest,
+                                "native plugin symbol '%s' not found in '%s': it is defined in "
+                                "'%s', a library it depends on, not in the plugin itself",
+                                m.load.symbol, library_path, elsewhere);
+        else
+            st = nr_loader_fail(err, NR_E_PLUGIN_LOAD, "symbol", pid, manifest,
+                                "native plugin symbol '%s' not found in '%s': %s", m.load.symbol,
+                                library_path, why != NULL ? why : "null symbol");
         goto fail;
     }
     NemoRelayNativePluginEntry entry;
@@ -199,13 +233,9 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
     inst->desc.allows_multiple_components = read_bool(&desc.allows_multiple_components);
     inst->kind = kind;
     inst->library_path = library_path;
-    /* An optional nemo_relay extension; its absence is not an error.  dlsym
-     * also searches the library's dependencies: take the symbol only from the
-     * object that holds the entry, or it would get another plugin's data. */
-    void *flush_sym = dlsym(library, NEMO_RELAY_NATIVE_SUBSCRIBER_FLUSH_SYMBOL);
-    Dl_info flush_at, entry_at;
-    if (flush_sym != NULL && dladdr(flush_sym, &flush_at) != 0 && dladdr(sym, &entry_at) != 0 &&
-        flush_at.dli_fbase == entry_at.dli_fbase)
+    /* An optional nemo_relay extension; its absence is not an error. */
+    void *flush_sym = own_symbol(library, NEMO_RELAY_NATIVE_SUBSCRIBER_FLUSH_SYMBOL, NULL);
+    if (flush_sym != NULL)
         memcpy(&inst->subscriber_flush, &flush_sym, sizeof inst->subscriber_flush);
     dlerror();
     nr_manifest_clear(&m);
@@ -215,7 +245,7 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
 
 fail:
     if (library != NULL)
-        dlclose(library);
+        nr_dl_close(library);
     nr_manifest_clear(&m);
     free(text);
     free(library_path);

@@ -628,7 +628,8 @@ static int call_args_parse(call_args *a, nr_call_kind kind, const char *fname,
         PyErr_Format(PyExc_TypeError, "func must be callable, not %.100s", Py_TYPE(v[2])->tp_name);
         return -1;
     }
-    if (nr_py_opt_parent(v[3], "handle", &parent) < 0 || nr_py_flags(v[4], &a->attributes) < 0 ||
+    if (nr_py_opt_parent(v[3], "handle", &parent) < 0 ||
+        nr_py_flags(v[4], kind == NR_CALL_TOOL ? NR_FAMILY_TOOL : NR_FAMILY_LLM, &a->attributes) < 0 ||
         nr_py_opt_value(v[5], &a->data) < 0 || nr_py_opt_value(v[6], &a->metadata) < 0 ||
         nr_py_opt_str(v[7], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &s) < 0) {
         call_args_clear(a);

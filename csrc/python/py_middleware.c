@@ -430,7 +430,9 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
         return NULL;
     spec.codec = nr_py_codecs_request(&codecs);
     if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], "handle", &spec.parent) < 0 ||
-        nr_py_flags(v[3], &spec.attributes) < 0 || nr_py_opt_value(v[4], &data) < 0 ||
+        nr_py_flags(v[3], kind == NR_CALL_TOOL ? NR_FAMILY_TOOL : NR_FAMILY_LLM,
+                    &spec.attributes) < 0 ||
+        nr_py_opt_value(v[4], &data) < 0 ||
         nr_py_opt_value(v[5], &metadata) < 0 ||
         nr_py_opt_str(v[6], kind == NR_CALL_TOOL ? "tool_call_id" : "model_name", &extra) < 0 ||
         nr_py_timestamp(v[7], &ts, &has_ts) < 0)

@@ -510,6 +510,31 @@ static PyObject *manifest_dict(const nr_manifest *m, const char *library)
                          "sha256", m->integrity.sha256, "library", library, "warnings", warnings);
 }
 
+/* read_manifest(path) -> bytes: the manifest file read as the loader reads
+ * it (a regular file of at most 1 MiB, never blocking on a FIFO); raises
+ * PluginLoadError. */
+static PyObject *read_manifest(PyObject *mod, PyObject *path_obj)
+{
+    (void)mod;
+    const char *path;
+    if (nr_py_req_str(path_obj, "path", &path) < 0)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    nr_error err = NR_ERROR_INIT;
+    NemoRelayStatus st;
+    Py_BEGIN_ALLOW_THREADS
+    st = nr_manifest_read_file(path, &text, &len, &err);
+    Py_END_ALLOW_THREADS
+    if (st != NEMO_RELAY_STATUS_OK) {
+        nr_loader_error_as_load_error(&err);
+        return nr_py_raise(&err);
+    }
+    PyObject *r = PyBytes_FromStringAndSize(text, (Py_ssize_t)len);
+    free(text);
+    return r;
+}
+
 /* manifest_warnings(path, json_text_or_None) -> [str]: parses the manifest
  * (raising PluginLoadError as loading would) and returns the unknown names it
  * ignores.  No check beyond parsing runs. */
@@ -820,6 +845,8 @@ static PyMethodDef plugin_methods[] = {
     {"resolve_manifest", resolve_manifest, METH_O, "Canonical manifest path for a file or directory."},
     {"check_manifest", FASTCALL(check_manifest), METH_FASTCALL,
      "Every manifest check that needs no dlopen."},
+    {"read_manifest", read_manifest, METH_O,
+     "read_manifest(path) -> bytes of a manifest file, bounded, regular files only."},
     {"manifest_warnings", FASTCALL(manifest_warnings), METH_FASTCALL,
      "manifest_warnings(path, json) -> unknown names the manifest's parse ignored."},
     {"load_native_plugins", load_native_plugins, METH_O, NULL},

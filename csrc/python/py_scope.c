@@ -22,8 +22,9 @@ void nr_py_native_end(PyThreadState *ts)
         PyEval_RestoreThread(ts);
 }
 
-int nr_py_flags(PyObject *obj, uint32_t *out)
+int nr_py_flags(PyObject *obj, nr_family family, uint32_t *out)
 {
+    static const char *const flag_names[] = {"ScopeAttributes", "ToolAttributes", "LLMAttributes"};
     *out = 0;
     if (obj == NULL || obj == Py_None)
         return 0;
@@ -35,10 +36,19 @@ int nr_py_flags(PyObject *obj, uint32_t *out)
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
-    unsigned long bits = PyLong_AsUnsignedLongMask(v);
-    Py_DECREF(v);
-    if (bits == (unsigned long)-1 && PyErr_Occurred())
+    uint32_t mask = nr_family_mask(family);
+    unsigned long long bits = PyLong_AsUnsignedLongLong(v);
+    if (bits == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear(); /* negative or too large: no flags have those bits */
+        bits = ~0ull;
+    }
+    if ((bits & ~(unsigned long long)mask) != 0) {
+        PyErr_Format(PyExc_ValueError, "attributes %R has bits that are not %s flags (known: 0..%u)",
+                     v, flag_names[family], (unsigned)mask);
+        Py_DECREF(v);
         return -1;
+    }
+    Py_DECREF(v);
     *out = (uint32_t)bits;
     return 0;
 }
@@ -75,7 +85,7 @@ static PyObject *scope_push(PyObject *mod, PyObject *const *args, Py_ssize_t nar
     if (type == -1 && PyErr_Occurred())
         return NULL;
     pa.type = (int32_t)(type < -1 ? -1 : type > 1000 ? 1000 : type);
-    if (nr_py_opt_parent(a[2], "handle", &pa.parent) < 0 || nr_py_flags(a[3], &pa.attributes) < 0 ||
+    if (nr_py_opt_parent(a[2], "handle", &pa.parent) < 0 || nr_py_flags(a[3], NR_FAMILY_SCOPE, &pa.attributes) < 0 ||
         nr_py_opt_value(a[4], &data) < 0 || nr_py_opt_value(a[5], &metadata) < 0 ||
         nr_py_opt_value(a[6], &input) < 0 || nr_py_timestamp(a[7], &ts, &has_ts) < 0)
         goto done;

@@ -11,8 +11,10 @@ extern PyMethodDef nr_py_scope_methods[];
 PyThreadState *nr_py_native_begin(void);
 void nr_py_native_end(PyThreadState *ts);
 
-/* attributes argument: None, an int, or a flags object with .value. */
-int nr_py_flags(PyObject *obj, uint32_t *out);
+/* attributes argument: None, an int, or a flags object with .value, whose
+ * bits must all be known to the family (ValueError otherwise: 2**70 or -1
+ * are refused, not masked). */
+int nr_py_flags(PyObject *obj, nr_family family, uint32_t *out);
 
 /* An optional handle argument (handle=, scope_handle): NULL/None -> NULL, a
  * handle -> its uuid (borrowed from the node); else TypeError naming what. */
