@@ -519,8 +519,10 @@ static NemoRelayStatus run_codec_chain(nr_call *c, const nr_call_spec *spec, boo
     }
     st = run_request_chain(NR_CALL_LLM, nr_snapshot_list(&c->snap, KINDS[NR_CALL_LLM].request),
                            &c->info, spec->input, decoded, &c->input, &c->annotated, err);
+    /* an annotation nobody changed encodes to the request as it stands */
+    bool unchanged = st == NEMO_RELAY_STATUS_OK && same_json(c->annotated, decoded);
     nr_value_release(decoded);
-    if (st != NEMO_RELAY_STATUS_OK || c->annotated == NULL)
+    if (st != NEMO_RELAY_STATUS_OK || c->annotated == NULL || unchanged)
         return st;
     nr_value *encoded = NULL;
     st = codec->encode(codec->ud, c->annotated, spec->input, c->input, &encoded, err);

@@ -228,3 +228,11 @@ def test_objects_that_are_not_codecs_are_refused_before_anything_runs(events):
     with pytest.raises(TypeError, match="response_codec must implement LlmResponseCodec"):
         llm.execute_sync("x", LLMRequest({}, {}), lambda r: {}, response_codec=EchoCodec.decode)
     assert events.events == []
+
+
+def test_a_failing_response_codec_on_call_end_raises_after_recording_the_end(events):
+    h = llm.call("manual-fail", LLMRequest({}, {"prompt": "x"}))
+    with pytest.raises(TypeError, match=r"codec WrongTypeCodec.decode_response\(\) returned dict"):
+        llm.call_end(h, {"text": "y"}, response_codec=WrongTypeCodec())
+    (end,) = events.named("manual-fail", "end")
+    assert end.data == {"text": "y"} and end.annotated_response is None
