@@ -131,6 +131,7 @@ def fork_asyncio_context() -> _contextvars.Context:
 
 from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, subscribers, tools  # noqa: E402
 from . import codecs, pricing  # noqa: E402
+from . import typed  # noqa: E402  (after llm and tools, which it wraps)
 
 _atexit.register(_native._shutdown)
 
@@ -204,5 +205,6 @@ __all__ = [
     "set_thread_scope_stack",
     "subscribers",
     "tools",
+    "typed",
     "use_scope_stack",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -175,24 +176,43 @@ class LlmStream:
             _native.llm_stream_chunk(self._state, chunk)
             self._collector(chunk)
         except BaseException as exc:
-            await self._close_iterator()
-            self._finish(exc)
+            try:
+                await self._close_iterator()
+            finally:  # the end is recorded even if closing the source fails
+                self._finish(exc)
             raise
         return chunk
+
+    def _finalizer_name(self) -> str:
+        return getattr(self._finalizer, "__qualname__", None) or repr(self._finalizer)
 
     def _final(self) -> Json:
         try:
             return self._finalizer()
         except Exception as exc:  # the finalizer's failure is recorded as null
-            import warnings
-
-            warnings.warn(f"stream finalizer raised {type(exc).__name__}: {exc}; recording null", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"stream finalizer {self._finalizer_name()!r} raised {type(exc).__name__}: {exc}; "
+                          "recording null", RuntimeWarning, stacklevel=3)
             return None
+
+    def _end(self, outcome: Json | BaseException, final: Json = None) -> None:
+        """Records the end event, once; a finalizer's value (``outcome`` of a
+        normal end, ``final`` of an early one) that is not JSON is recorded
+        as null with a warning: the stream itself went fine."""
+        from_finalizer = final is not None or not isinstance(outcome, BaseException)
+        try:
+            _native.llm_stream_end(self._state, outcome, final)
+            return
+        except (TypeError, ValueError) as exc:
+            if not from_finalizer:
+                raise
+            warnings.warn(f"stream finalizer {self._finalizer_name()!r} returned a value that is not JSON "
+                          f"({exc}); recording null", RuntimeWarning, stacklevel=3)
+        _native.llm_stream_end(self._state, outcome if isinstance(outcome, BaseException) else None)
 
     def _finish(self, outcome: Json | BaseException) -> None:
         if not self._done:
             self._done = True
-            _native.llm_stream_end(self._state, outcome)
+            self._end(outcome)
 
     async def _close_iterator(self) -> None:
         aclose = getattr(self._iterator, "aclose", None)
@@ -211,8 +231,7 @@ class LlmStream:
     def _finish_cancelled(self) -> None:
         if not self._done:
             self._done = True
-            final = self._final()
-            _native.llm_stream_end(self._state, _Cancelled(), final)
+            self._end(_Cancelled(), self._final())
 
     def __del__(self) -> None:
         if not getattr(self, "_done", True):

@@ -37,7 +37,8 @@ class ScriptedModel(BaseChatModel):
     extra_args: dict[str, Any] = {}
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
-        return self
+        # the agent's model_settings arrive here; they reach _generate as kwargs
+        return self.bind(**kwargs) if kwargs else self
 
     @property
     def _llm_type(self) -> str:

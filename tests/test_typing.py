@@ -56,6 +56,15 @@ def test_package_passes_mypy_strict(cache_dir: Path) -> None:
     assert proc.returncode == 0, report(proc)
 
 
+def test_modules_behind_stubs_pass_mypy_strict(cache_dir: Path) -> None:
+    """A module with a .pyi is checked through its stub above; its code too."""
+    sources = sorted(str(p.with_suffix(".py").relative_to(ROOT)) for p in PACKAGE.glob("*.pyi")
+                     if p.with_suffix(".py").exists())
+    assert "nemo_relay/typed.py" in sources
+    proc = run_mypy(cache_dir, *sources)
+    assert proc.returncode == 0, report(proc)
+
+
 # Each snippet misuses the API; mypy must report the given error code in it.
 MISUSE = {
     "str_for_scope_handle": ("arg-type", """

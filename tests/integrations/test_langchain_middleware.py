@@ -60,9 +60,19 @@ def test_model_and_tool_calls_are_managed_calls_under_the_current_scope(events, 
     assert tool_start.category_profile == {"tool_call_id": "call-Paris"}
     assert end_of(events.events, tool_start).data["data"]["content"] == "sunny in Paris"
     first_llm = events.named("scripted-model", "start")[0]
-    assert first_llm.category_profile == {"model_name": "scripted-model"}
+    assert first_llm.category_profile["model_name"] == "scripted-model"
     assert first_llm.data["content"]["messages"][0]["data"]["content"] == "Paris"
     assert first_llm.data["content"]["tools"][0]["name"] == "weather"
+    # the LangChain codec annotates the request and the response
+    assert first_llm.annotated_request.messages == [{"role": "user", "content": "Paris"}]
+    assert first_llm.annotated_request.model == "scripted-model"
+    assert first_llm.annotated_request.tools[0]["name"] == "weather"
+    response = end_of(events.events, first_llm).annotated_response
+    assert response.tool_calls == [{"id": "call-Paris", "name": "weather", "arguments": {"city": "Paris"}}]
+    assert response.has_tool_calls()
+    last = end_of(events.events, events.named("scripted-model", "start")[1])
+    assert last.annotated_response.response_text() == "Answer: sunny in Paris"
+    assert last.data["messages"][0]["data"]["content"] == "Answer: sunny in Paris"
 
 
 @pytest.mark.parametrize("use_async", [False, True])
@@ -160,11 +170,16 @@ def test_a_sanitizer_keeps_a_secret_out_of_the_record(events, registered, use_as
 @pytest.mark.parametrize("use_async", [False, True])
 def test_an_llm_request_intercept_edits_what_the_model_gets(events, registered, use_async):
     seen: list[str] = []
+    headers: list[Any] = []
 
     class Recording(ScriptedModel):
         def reply(self, messages: list[Any]) -> AIMessage:
             seen.append(str(messages[-1].content))
             return super().reply(messages)
+
+        def _generate(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            headers.append(kwargs.get("extra_headers"))
+            return super()._generate(messages, stop, run_manager, **kwargs)
 
     @tool
     def weather(city: str) -> str:
@@ -172,11 +187,10 @@ def test_an_llm_request_intercept_edits_what_the_model_gets(events, registered, 
         return f"sunny in {city}"
 
     def rewrite(name: str, request: LLMRequest, annotated: Any) -> tuple[LLMRequest, Any]:
-        content = request.content
-        for message in content["messages"]:
-            if message["type"] == "human":
-                message["data"]["content"] = "Berlin"
-        return LLMRequest({**request.headers, "x-trace": "1"}, content), annotated
+        # with the LangChain codec, an intercept edits the annotated messages
+        assert name == "scripted-model"
+        annotated.messages = [{**m, "content": "Berlin"} if m["role"] == "user" else m for m in annotated.messages]
+        return LLMRequest({**request.headers, "x-trace": "1"}, request.content), annotated
 
     registered(intercepts, "llm_request", "to-berlin", 0, False, rewrite)
     agent = create_agent(Recording(), [weather], middleware=[NemoRelayMiddleware()])
@@ -184,6 +198,7 @@ def test_an_llm_request_intercept_edits_what_the_model_gets(events, registered, 
     result = run(agent, "Madrid", use_async)
 
     assert seen[0] == "Berlin"
+    assert headers[0] == {"x-trace": "1"}  # headers go to model_settings["extra_headers"]
     assert result["messages"][-1].content == "Answer: sunny in Berlin"
     # the agent's own history is untouched; only the model call saw the edit
     assert result["messages"][0].content == "Madrid"
@@ -259,4 +274,22 @@ async def test_concurrent_ainvokes_keep_their_own_scopes(events):
         city = start.data["content"]["messages"][0]["data"]["content"]
         assert ancestors(events.events, start.parent_uuid) == ["model", "LangGraph", f"request-{city}"]
     assert len(events.named("weather", "start")) == len(cities)
+    assert handler.open_runs == 0
+
+
+async def test_astream_of_an_agent_records_chunks_under_the_model_node(events):
+    calls: list[dict[str, Any]] = []
+    agent = weather_agent(calls)
+    handler = NemoRelayCallbackHandler()
+
+    tokens = [message.content async for message, meta in agent.astream(
+        {"messages": [HumanMessage("Oslo")]}, config={"callbacks": [handler]}, stream_mode="messages")
+        if meta["langgraph_node"] == "model"]
+
+    assert "".join(tokens) == "Answer: sunny in Oslo"
+    marks = [e for e in events.events if e.kind == "mark" and e.name == "llm.chunk"]
+    model_nodes = [e.uuid for e in events.named("model", "start")]
+    assert {m.parent_uuid for m in marks} == set(model_nodes)
+    assert "".join(m.data["token"] for m in marks) == "Answer: sunny in Oslo"
+    assert_balanced(events.events)
     assert handler.open_runs == 0

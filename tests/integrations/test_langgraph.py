@@ -310,3 +310,32 @@ def test_interrupt_and_resume_are_marks_under_the_graph(events):
     assert end_of(events.events, first_ask).metadata["otel.status_code"] == "UNSET"
     assert_balanced(events.events)
     assert handler.open_runs == 0
+
+
+async def test_a_cancelled_run_ends_its_scopes_unset(events):
+    started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def wait_forever(state: Counter) -> Counter:
+        started.set()
+        await never.wait()
+        return state
+
+    builder = StateGraph(Counter)
+    builder.add_node("waiting", wait_forever)
+    builder.add_edge(START, "waiting")
+    builder.add_edge("waiting", END)
+    handler = NemoRelayCallbackHandler()
+    before = scope.get_handle()
+
+    task = asyncio.create_task(builder.compile().ainvoke({"value": 0}, config={"callbacks": [handler]}))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert_balanced(events.events)
+    for name in ("waiting", "LangGraph"):
+        assert end_of(events.events, events.one(name, "start")).metadata["otel.status_code"] == "UNSET"
+    assert handler.open_runs == 0
+    assert scope.get_handle() == before

@@ -58,3 +58,45 @@ async def answer() -> int:
 
 assert_type(run_sync(answer()), int)
 assert_type(nemo_relay.get_scope_stack(), ScopeStack)
+
+
+# ---- nemo_relay.typed ----------------------------------------------------------------
+
+import dataclasses  # noqa: E402
+
+from nemo_relay import typed  # noqa: E402
+
+
+@dataclasses.dataclass
+class SearchArgs:
+    query: str
+
+
+@dataclasses.dataclass
+class SearchResult:
+    hits: list[str]
+
+
+async def search(args: SearchArgs) -> SearchResult:
+    return SearchResult([args.query])
+
+
+def search_sync(args: SearchArgs) -> SearchResult:
+    return SearchResult([args.query])
+
+
+async def typed_calls() -> None:
+    result = await typed.tool_execute(
+        "search", SearchArgs("q"), search, typed.DataclassCodec(SearchArgs), typed.DataclassCodec(SearchResult)
+    )
+    assert_type(result, SearchResult)
+    assert_type(await typed.tool_execute("search", SearchArgs("q"), search_sync), SearchResult)
+    response = await typed.llm_execute("m", LLMRequest({}, "hi"), lambda r: SearchResult([]),
+                                       typed.DataclassCodec(SearchResult))
+    assert_type(response, SearchResult)
+    codec: typed.Codec[SearchArgs] = typed.codec_for(SearchArgs)
+    assert_type(codec.from_json({"query": "q"}), SearchArgs)
+    try:
+        typed.codec_for(list[int]).from_json(["x"])
+    except typed.ConversionError as error:
+        print(error.path, error.expected, error.context)

@@ -42,6 +42,7 @@ import nemo_relay
 from nemo_relay import LLMHandle, LLMRequest, ScopeHandle, ScopeStack, ScopeType, ToolHandle
 
 from . import _managed
+from ._codec import CODEC
 from ._payloads import Json, messages_to_json, to_json
 
 __all__ = ["NemoRelayCallbackHandler", "current_run_scope"]
@@ -72,8 +73,9 @@ def _ok() -> dict[str, str]:
 
 def _failed(error: BaseException) -> dict[str, str]:
     # LangGraph ends a run with a GraphBubbleUp subclass (GraphInterrupt,
-    # ParentCommand) to pause or redirect it: that is control flow, not a failure
-    if any(c.__name__ == "GraphBubbleUp" for c in type(error).__mro__):
+    # ParentCommand) to pause or redirect it: that is control flow, not a
+    # failure; so is a cancellation (like scope.scope, a BaseException is UNSET)
+    if not isinstance(error, Exception) or any(c.__name__ == "GraphBubbleUp" for c in type(error).__mro__):
         return {"otel.status_code": "UNSET", "otel.status_description": type(error).__name__}
     return {"otel.status_code": "ERROR", "otel.status_description": str(error) or type(error).__name__}
 
@@ -112,14 +114,15 @@ def _run_metadata(run_id: UUID, tags: list[str] | None, metadata: dict[str, Any]
     return out
 
 
-def _generation_json(response: LLMResult) -> Json:
-    """The first generation (one prompt per run in LangChain 1.x), as JSON."""
+def _generation_json(response: LLMResult) -> tuple[Json, bool]:
+    """The first generation (one prompt per run in LangChain 1.x) as JSON, and
+    whether it is a chat result (``{"messages": [...]}``, the codec's shape)."""
     if not response.generations or not response.generations[0]:
-        return to_json(response.llm_output)
+        return to_json(response.llm_output), False
     first = response.generations[0][0]
     if isinstance(first, ChatGeneration):
-        return to_json(first.message)
-    return {"text": first.text, "generation_info": to_json(first.generation_info)}
+        return {"messages": messages_to_json([first.message])}, True
+    return {"text": first.text, "generation_info": to_json(first.generation_info)}, False
 
 
 class NemoRelayCallbackHandler(BaseCallbackHandler):
@@ -219,7 +222,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
             return
         self._add(run_id, _Run("scope", handle, handle, stack))
 
-    def _end(self, run_id: UUID, output: Json, status: dict[str, str]) -> None:
+    def _end(self, run_id: UUID, output: Json, status: dict[str, str], *, annotate: bool = False) -> None:
         run = self._take(run_id)
         if run is None or run.handle is None:
             return
@@ -230,7 +233,9 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
                 with nemo_relay.use_scope_stack(run.stack):
                     nemo_relay.scope.pop(run.handle, output=output, metadata=status)
             elif isinstance(run.handle, LLMHandle):
-                nemo_relay.llm.call_end(run.handle, output, metadata=status)
+                # the annotated response comes from the output as recorded
+                codec = CODEC if annotate and output is not None else None
+                nemo_relay.llm.call_end(run.handle, output, metadata=status, response_codec=codec)
             else:
                 nemo_relay.tools.call_end(run.handle, output, metadata=status)
         except Exception:
@@ -387,7 +392,8 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
     def on_llm_end(
         self, response: LLMResult, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
-        self._end(run_id, _generation_json(response), _ok())
+        output, chat = _generation_json(response)
+        self._end(run_id, output, _ok(), annotate=chat)
 
     def on_llm_error(
         self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any

@@ -33,6 +33,7 @@ import nemo_relay
 from nemo_relay import LLMRequest
 
 from . import _managed
+from ._codec import CODEC
 from ._kept import Kept
 from ._payloads import Json, messages_from_json, messages_to_json, model_name, to_json, tool_names
 from ._tool_calls import ToolRejection, arun_tool_call, check_rejection, run_tool_call
@@ -160,7 +161,8 @@ class NemoRelayMiddleware(AgentMiddleware):
             return kept.keep(result, model_result_json(result))
 
         out = nemo_relay.llm.execute_sync(
-            name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
+            name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name,
+            codec=CODEC, response_codec=CODEC,
         )
         return kept.value if kept.matches(out) else model_result_from_json(out)
 
@@ -180,7 +182,8 @@ class NemoRelayMiddleware(AgentMiddleware):
             return kept.keep(result, model_result_json(result))
 
         out = await nemo_relay.llm.execute(
-            name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
+            name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name,
+            codec=CODEC, response_codec=CODEC,
         )
         return kept.value if kept.matches(out) else model_result_from_json(out)
 

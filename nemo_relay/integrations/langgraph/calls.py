@@ -21,6 +21,7 @@ import nemo_relay
 from nemo_relay import LLMRequest
 
 from ..langchain import _managed
+from ..langchain._codec import CODEC
 from ..langchain._kept import Kept
 from ..langchain._payloads import Json, messages_from_json, messages_to_json, model_name
 from ..langchain._tool_calls import ToolRejection, arun_tool_call, check_rejection, run_tool_call
@@ -99,7 +100,8 @@ def invoke_model(
         return kept.keep(result, {"messages": messages_to_json([result])})
 
     out = nemo_relay.llm.execute_sync(
-        name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
+        name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name,
+        codec=CODEC, response_codec=CODEC,
     )
     return _result(kept, out)
 
@@ -119,6 +121,7 @@ async def ainvoke_model(
         return kept.keep(result, {"messages": messages_to_json([result])})
 
     out = await nemo_relay.llm.execute(
-        name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name
+        name, LLMRequest({}, sent), call, handle=run_parent(), model_name=name,
+        codec=CODEC, response_codec=CODEC,
     )
     return _result(kept, out)
