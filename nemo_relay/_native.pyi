@@ -372,6 +372,9 @@ class OpenAIResponsesCodec(_BuiltinCodec):
 class AnthropicMessagesCodec(_BuiltinCodec):
     """Anthropic Messages (C)."""
 
+def _normalize_request(request: LLMRequest, /) -> AnnotatedLLMRequest | None: ...
+def _normalize_response(response: Json, /) -> AnnotatedLLMResponse | None: ...
+
 @type_check_only
 class _RequestCodec(Protocol):
     def decode(self, request: LLMRequest, /) -> AnnotatedLLMRequest: ...
