@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ typedef struct table {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static table *g_active;          /* guarded by g_lock */
+static uintptr_t g_generation;   /* guarded by g_lock: bumped by every install */
 static atomic_bool g_has_active; /* readers' fast path */
 
 static void table_unref(table *t)
@@ -47,7 +49,34 @@ static table *active_ref(void)
     return t;
 }
 
-void nr_pricing_set_active(cJSON *catalogs)
+/* Installs t (may be NULL) and returns its generation. */
+static uintptr_t install(table *t)
+{
+    pthread_mutex_lock(&g_lock);
+    table *old = g_active;
+    g_active = t;
+    uintptr_t gen = ++g_generation;
+    atomic_store(&g_has_active, t != NULL);
+    pthread_mutex_unlock(&g_lock);
+    table_unref(old);
+    return gen;
+}
+
+/* Clears the active set if it is still the one installed as `gen`. */
+static void uninstall(uintptr_t gen)
+{
+    table *old = NULL;
+    pthread_mutex_lock(&g_lock);
+    if (g_generation == gen) {
+        old = g_active;
+        g_active = NULL;
+        atomic_store(&g_has_active, false);
+    }
+    pthread_mutex_unlock(&g_lock);
+    table_unref(old);
+}
+
+static uintptr_t set_active(cJSON *catalogs)
 {
     table *t = NULL;
     if (catalogs != NULL && cJSON_GetArraySize(catalogs) > 0) {
@@ -59,12 +88,12 @@ void nr_pricing_set_active(cJSON *catalogs)
         }
     }
     cJSON_Delete(catalogs);
-    pthread_mutex_lock(&g_lock);
-    table *old = g_active;
-    g_active = t;
-    atomic_store(&g_has_active, t != NULL);
-    pthread_mutex_unlock(&g_lock);
-    table_unref(old);
+    return install(t);
+}
+
+void nr_pricing_set_active(cJSON *catalogs)
+{
+    set_active(catalogs);
 }
 
 bool nr_pricing_active(void) { return atomic_load(&g_has_active); }
@@ -541,10 +570,11 @@ static NemoRelayStatus kind_validate(void *ud, const char *kind, const cJSON *co
     return NEMO_RELAY_STATUS_OK;
 }
 
+/* A component's rollback removes its own catalogs only: a configuration
+ * that replaces this one installs its catalogs before this one rolls back. */
 static void reset_active(void *ud)
 {
-    (void)ud;
-    nr_pricing_set_active(NULL);
+    uninstall((uintptr_t)ud);
 }
 
 static NemoRelayStatus kind_register(void *ud, const char *kind, const cJSON *config,
@@ -557,12 +587,17 @@ static NemoRelayStatus kind_register(void *ud, const char *kind, const cJSON *co
         nr_error_prefix(err, "invalid pricing config");
         return nr_error_status(err);
     }
-    NemoRelayStatus st = nr_plugin_ctx_on_rollback(ctx, reset_active, NULL, err);
+    /* the generation this install will get: installs happen under the
+     * configuration lock, one at a time */
+    pthread_mutex_lock(&g_lock);
+    uintptr_t next = g_generation + 1;
+    pthread_mutex_unlock(&g_lock);
+    NemoRelayStatus st = nr_plugin_ctx_on_rollback(ctx, reset_active, (void *)next, err);
     if (st != NEMO_RELAY_STATUS_OK) {
         cJSON_Delete(catalogs);
         return st;
     }
-    nr_pricing_set_active(catalogs);
+    set_active(catalogs);
     return NEMO_RELAY_STATUS_OK;
 }
 

@@ -151,3 +151,15 @@ async def test_tiers_files_and_provider_reported_costs(tmp_path):
                                                                   "source": "provider_reported"}
     finally:
         plugin.clear()
+
+
+async def test_a_replacing_configuration_keeps_its_own_catalogs():
+    codec = OpenAIChatCodec()
+    await plugin.initialize(config(MINI))
+    try:
+        await plugin.initialize(config(SONNET))  # the first one rolls back after this registers
+        assert "cost" in codec.decode_response(dict(payloads.chat_response(), model="claude-sonnet-4-5")).usage
+        assert "cost" not in codec.decode_response(payloads.chat_response()).usage
+    finally:
+        plugin.clear()
+    assert "cost" not in codec.decode_response(dict(payloads.chat_response(), model="claude-sonnet-4-5")).usage
