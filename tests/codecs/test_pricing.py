@@ -163,3 +163,21 @@ async def test_a_replacing_configuration_keeps_its_own_catalogs():
     finally:
         plugin.clear()
     assert "cost" not in codec.decode_response(dict(payloads.chat_response(), model="claude-sonnet-4-5")).usage
+
+
+async def test_a_streamed_chat_call_is_aggregated_and_priced(priced, events):
+    chunks = [dict(c, model="gpt-4o-mini") for c in payloads.chat_stream()]
+
+    async def provider(request):
+        for c in chunks:
+            yield c
+
+    codec = OpenAIChatCodec()
+    stream = await llm.stream_execute("openai-stream", LLMRequest({}, dict(payloads.chat_request(), stream=True)),
+                                      provider, lambda c: None, lambda: None, codec=codec, response_codec=codec)
+    assert len([c async for c in stream]) == len(chunks)
+    ann = events.one("openai-stream", "end").annotated_response
+    assert ann.response_text() == "Checking the weather." and ann.finish_reason == "tool_use"
+    assert ann.tool_calls == [{"id": "call_s", "name": "get_weather", "arguments": {"city": "Nice"}}]
+    # 50 prompt tokens at 0.15 and 12 completion tokens at 0.60 per million
+    assert ann.usage["cost"]["total"] == pytest.approx(50 * 0.15e-6 + 12 * 0.60e-6)
