@@ -137,6 +137,7 @@ _atexit.register(_native._shutdown)
 
 from . import observability  # noqa: E402
 from .observability import (  # noqa: E402
+    AtifExporter,
     AtofEndpointConfig,
     AtofExporter,
     AtofExporterConfig,
@@ -150,6 +151,7 @@ from .observability import (  # noqa: E402
 __all__ = [
     "AnnotatedLLMRequest",
     "AnnotatedLLMResponse",
+    "AtifExporter",
     "AtofEndpointConfig",
     "AtofExporter",
     "AtofExporterConfig",

@@ -126,10 +126,23 @@ def _config_dict(config: PluginConfig | dict[str, Any] | None) -> dict[str, Any]
     if config is None:
         return PluginConfig().to_dict()
     if isinstance(config, PluginConfig):
-        return config.to_dict()
-    if isinstance(config, dict):
-        return config
-    raise TypeError(f"config must be a PluginConfig or a dict, not {type(config).__name__}")
+        doc = config.to_dict()
+    elif isinstance(config, dict):
+        doc = config
+    else:
+        raise TypeError(f"config must be a PluginConfig or a dict, not {type(config).__name__}")
+    _builtin_kinds(doc)
+    return doc
+
+
+def _builtin_kinds(doc: dict[str, Any]) -> None:
+    """Registers the built-in kinds a configuration names (observability)."""
+    components = doc.get("components")
+    if isinstance(components, list) and any(
+            isinstance(c, dict) and c.get("kind") == "observability" for c in components):
+        from .observability.component import ensure_registered
+
+        ensure_registered()
 
 
 # ---- configuration -----------------------------------------------------------

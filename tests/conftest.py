@@ -12,10 +12,6 @@ import nemo_relay
 from nemo_relay import _native, subscribers
 
 
-#: Plugin kinds nemo_relay registers itself (upstream lists them too).
-BUILTIN_KINDS = ["pricing"]
-
-
 @pytest.fixture(autouse=True)
 def nothing_left_registered() -> Iterator[None]:
     before = _native._registration_count()

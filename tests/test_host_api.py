@@ -21,7 +21,7 @@ import weakref
 
 import pytest
 
-from conftest import BUILTIN_KINDS, write_manifest
+from conftest import write_manifest
 from nemo_relay import LLMRequest, ScopeType, _native, errors, llm, plugin, scope, subscribers, tools
 
 PROBE = "abi_probe"
@@ -674,7 +674,7 @@ def test_entry_resets_the_probe_between_loads(plugin_dir, probe_library):
         assert lib.probe_entry_count() == entries + 1
         assert lib.probe_drop_count() == 0 and lib.probe_free_count() == 0
     assert lib.probe_drop_count() == 1
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 # ---- 8. plugin threads (reference §5.5, SPEC D2, D3, D5) -------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import BUILTIN_KINDS, write_manifest
+from conftest import write_manifest
 from nemo_relay import errors, plugin
 
 FIXTURE = "fixture_native"
@@ -24,7 +24,7 @@ def test_library_that_is_a_directory_is_a_configuration_error(plugin_dir):
                            match=f"native plugin library '{lib}' is a directory") as info:
             call()
         assert info.value.check == "library" and info.value.plugin_id == FIXTURE
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 # ---- 6: a FIFO (or anything not a regular file) is refused, never waited on ----------
@@ -100,7 +100,7 @@ def test_manifests_larger_than_1_mib_are_refused(plugin_dir, fixture_library, na
     with pytest.raises(errors.PluginLoadError, match=r"is larger than 1048576 bytes") as info:
         plugin.load_native_plugins([plugin.NativePluginLoadSpec(FIXTURE, str(big))])
     assert info.value.check == "manifest" and info.value.plugin_id == FIXTURE
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 # ---- 8: malformed manifests referenced from plugins.toml: typed errors ---------------
@@ -154,7 +154,7 @@ def test_entry_symbol_defined_by_a_dependency_is_refused(plugin_dir, fixture_lib
                              rf"[^']*', a library it depends on") as info:
         plugin.load_native_plugins([plugin.NativePluginLoadSpec(FIXTURE, path)])
     assert info.value.check == "symbol" and info.value.plugin_id == FIXTURE
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 # ---- 11: messages about the file the user wrote -------------------------------------

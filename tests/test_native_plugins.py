@@ -14,7 +14,7 @@ import threading
 import pytest
 
 import nemo_relay
-from conftest import BUILTIN_KINDS, write_manifest
+from conftest import write_manifest
 from nemo_relay import LLMRequest, ScopeType, errors, llm, plugin, scope, tools
 
 FIXTURE = "fixture_native"
@@ -45,7 +45,7 @@ def host(plugin_dir, fixture_library):
         yield activation
     finally:
         activation.close()
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 def by_name(events, name, category=None):
@@ -53,7 +53,7 @@ def by_name(events, name, category=None):
 
 
 async def test_fixture_registers_everything_and_keeps_scope_parentage(host, events):
-    assert plugin.list_kinds() == sorted([FIXTURE, *BUILTIN_KINDS]) and host.report == {"diagnostics": []}
+    assert plugin.list_kinds() == [FIXTURE] and host.report == {"diagnostics": []}
     with scope.scope("native-plugin-test-outer", ScopeType.Agent) as outer:
         assert tools.request_intercepts("x", {"input": "value"}) == {"input": "value", "native_plugin": True}
         result = await tools.execute("native-fixture-tool", {"input": "execute"},
@@ -286,7 +286,7 @@ def test_missing_symbol_digest_and_kind_mismatch(plugin_dir, fixture_library):
         load(plugin_dir, fixture_library, sha256="sha256:deadbeef")
     with pytest.raises(errors.PluginLoadError, match="returned kind"):
         load(plugin_dir, fixture_library, plugin_id="fixture_native_mismatch")
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 @pytest.mark.parametrize("symbol, message", [
@@ -298,7 +298,7 @@ def test_missing_symbol_digest_and_kind_mismatch(plugin_dir, fixture_library):
 def test_entry_and_descriptor_failures(plugin_dir, fixture_library, symbol, message):
     with pytest.raises(errors.PluginLoadError, match=message):
         load(plugin_dir, fixture_library, symbol=symbol)
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 @pytest.mark.parametrize("symbol, message", [
@@ -371,14 +371,14 @@ async def test_dynamic_host_rolls_back_on_failure(plugin_dir, fixture_library):
     with pytest.raises(errors.InvalidConfig, match="fixture rejection requested"):
         await plugin.initialize_with_dynamic_plugins(None, [
             plugin.DynamicPluginActivationSpec(FIXTURE, "native", path, config={"reject": True})])
-    assert plugin.list_kinds() == BUILTIN_KINDS and not maps_contain(fixture_library)
+    assert plugin.list_kinds() == [] and not maps_contain(fixture_library)
     with pytest.raises(ValueError, match="at least one"):
         await plugin.initialize_with_dynamic_plugins(None, [])
     with pytest.raises(ValueError, match="worker"):
         await plugin.initialize_with_dynamic_plugins(None, [plugin.DynamicPluginActivationSpec("w", "worker", path)])
     async with await plugin.initialize_with_dynamic_plugins(None, [plugin.DynamicPluginActivationSpec(FIXTURE, "native", path)]):
         pass
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 def test_plugins_toml_specs(plugin_dir, fixture_library):
@@ -405,7 +405,7 @@ async def test_duplicate_dynamic_plugin_ids_are_refused(plugin_dir, fixture_libr
     toml.write_text('[[plugins.dynamic]]\nmanifest = "p"\n[[plugins.dynamic]]\nmanifest = "p"\n')
     with pytest.raises(ValueError, match="^" + re.escape(f"{toml}: duplicate dynamic plugin ids: {FIXTURE}") + "$"):
         plugin.load_dynamic_plugin_activation_specs(toml)
-    assert plugin.list_kinds() == BUILTIN_KINDS
+    assert plugin.list_kinds() == []
 
 
 async def test_python_stream_intercept_inside_a_native_one(host, events):

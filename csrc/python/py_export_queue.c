@@ -23,11 +23,16 @@ typedef struct {
     nr_export_queue *q; /* strong */
 } EventQueueObject;
 
+/* The EventQueue type (borrowed: the module keeps it alive; one module per
+ * process). */
+static PyTypeObject *g_event_queue_type;
+
 static PyObject *eq_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"capacity", NULL};
+    static char *kwlist[] = {"capacity", "close_when_unregistered", NULL};
     Py_ssize_t capacity = 2048;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n:EventQueue", kwlist, &capacity))
+    int autoclose = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|np:EventQueue", kwlist, &capacity, &autoclose))
         return NULL;
     if (capacity < 1) {
         PyErr_SetString(PyExc_ValueError, "capacity must be at least 1");
@@ -41,7 +46,21 @@ static PyObject *eq_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
+    nr_export_queue_set_close_when_unregistered(self->q, autoclose != 0);
     return (PyObject *)self;
+}
+
+int nr_py_export_queue_spec(PyObject *obj, nr_callback_spec *spec)
+{
+    if (g_event_queue_type == NULL || !PyObject_TypeCheck(obj, g_event_queue_type))
+        return 0;
+    nr_export_queue *q = ((EventQueueObject *)obj)->q;
+    spec->fn.subscriber = nr_export_queue_push;
+    spec->user_data = nr_export_queue_registration(q);
+    spec->free_fn = nr_export_queue_unregistered;
+    spec->flush = NULL;
+    spec->native = false; /* the push needs no GIL hand-off around emissions */
+    return 1;
 }
 
 static void eq_dealloc(EventQueueObject *self)
@@ -81,14 +100,10 @@ static PyObject *eq_register(EventQueueObject *self, PyObject *name)
     nr_callback_spec spec = {0};
     spec.kind = NR_MW_SUBSCRIBER;
     spec.name = cname;
-    spec.fn.subscriber = nr_export_queue_push;
-    spec.user_data = self->q;
-    spec.free_fn = nr_export_queue_release_ud;
-    /* native stays false: the push needs no GIL hand-off around emissions */
+    nr_py_export_queue_spec((PyObject *)self, &spec); /* takes a registration */
     nr_error err = NR_ERROR_INIT;
-    nr_export_queue_ref(self->q); /* the registration's reference */
     if (nr_register(&spec, NULL, &err) != NEMO_RELAY_STATUS_OK) {
-        nr_export_queue_release(self->q); /* a failed registration took nothing */
+        nr_export_queue_unregistered(self->q); /* a failed registration took nothing */
         return nr_py_raise(&err);
     }
     Py_RETURN_NONE;
@@ -213,8 +228,8 @@ static PyType_Slot eq_slots[] = {
     {Py_tp_new, eq_new},
     {Py_tp_dealloc, eq_dealloc},
     {Py_tp_methods, eq_methods},
-    {Py_tp_doc, "EventQueue(capacity=2048): a bounded queue of events for an exporter's "
-                "drain thread; a full queue drops and counts."},
+    {Py_tp_doc, "EventQueue(capacity=2048, close_when_unregistered=False): a bounded queue of "
+                "events for an exporter's drain thread; a full queue drops and counts."},
     {0, NULL},
 };
 
@@ -226,6 +241,7 @@ int nr_py_export_queue_init(PyObject *module)
     PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, &eq_spec, NULL);
     if (t == NULL)
         return -1;
+    g_event_queue_type = t;
     int rc = PyModule_AddType(module, t);
     Py_DECREF(t);
     return rc;

@@ -7,6 +7,7 @@
 #include "py_call.h"
 #include "py_callbacks.h"
 #include "py_convert.h"
+#include "py_export_queue.h"
 #include "py_scope.h"
 
 #include "elf_check.h"
@@ -212,6 +213,25 @@ static PyObject *register_subscriber(PluginContextObject *self, PyObject *const 
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "register_subscriber(name, callback)");
         return NULL;
+    }
+    if (self->ctx != NULL) {
+        /* an exporter's EventQueue registers as plain C (no Python per event) */
+        nr_callback_spec spec = {0};
+        if (nr_py_export_queue_spec(args[1], &spec)) {
+            const char *name;
+            if (nr_py_req_str(args[0], "name", &name) < 0) {
+                spec.free_fn(spec.user_data);
+                return NULL;
+            }
+            spec.kind = NR_MW_SUBSCRIBER;
+            spec.name = name;
+            nr_error err = NR_ERROR_INIT;
+            if (nr_plugin_ctx_register(self->ctx, &spec, &err) != NEMO_RELAY_STATUS_OK) {
+                spec.free_fn(spec.user_data); /* a failed registration took nothing */
+                return nr_py_raise(&err);
+            }
+            Py_RETURN_NONE;
+        }
     }
     return ctx_register(self, NR_MW_SUBSCRIBER, args[0], NULL, false, args[1]);
 }

@@ -14,6 +14,8 @@ struct nr_export_queue {
     nr_event **ring;         /* owned references in [head, head + count) */
     size_t capacity, head, count, in_flight;
     uint64_t accepted, dropped, dropped_reported;
+    size_t registrations;
+    bool close_when_unregistered;
     bool closed;
 };
 
@@ -76,9 +78,32 @@ void nr_export_queue_release(nr_export_queue *q)
     free(q);
 }
 
-void nr_export_queue_release_ud(void *q)
+void *nr_export_queue_registration(nr_export_queue *q)
 {
+    nr_lock(&q->mu);
+    q->registrations++;
+    nr_unlock(&q->mu);
+    return nr_export_queue_ref(q);
+}
+
+void nr_export_queue_unregistered(void *ud)
+{
+    nr_export_queue *q = ud;
+    nr_lock(&q->mu);
+    if (q->registrations > 0 && --q->registrations == 0 && q->close_when_unregistered) {
+        q->closed = true;
+        pthread_cond_broadcast(&q->nonempty);
+        pthread_cond_broadcast(&q->idle);
+    }
+    nr_unlock(&q->mu);
     nr_export_queue_release(q);
+}
+
+void nr_export_queue_set_close_when_unregistered(nr_export_queue *q, bool on)
+{
+    nr_lock(&q->mu);
+    q->close_when_unregistered = on;
+    nr_unlock(&q->mu);
 }
 
 void nr_export_queue_push(void *ud, nr_event *ev)

@@ -22,8 +22,15 @@ typedef struct nr_export_queue nr_export_queue;
 nr_export_queue *nr_export_queue_new(size_t capacity);
 nr_export_queue *nr_export_queue_ref(nr_export_queue *q);
 void nr_export_queue_release(nr_export_queue *q);
-/* The same, with the void * signature of a registry free_fn. */
-void nr_export_queue_release_ud(void *q);
+
+/* Subscriber registrations of the queue: take one (a reference plus a count)
+ * before registering, with nr_export_queue_unregistered as the registry's
+ * free_fn.  When close_when_unregistered was asked and the last registration
+ * goes, the queue closes, so its drain thread finishes and stops (how an
+ * exporter installed by a plugin configuration ends when it is cleared). */
+void *nr_export_queue_registration(nr_export_queue *q);
+void nr_export_queue_unregistered(void *q);
+void nr_export_queue_set_close_when_unregistered(nr_export_queue *q, bool on);
 
 /* The subscriber function (user_data is the queue): keeps a reference to ev
  * when there is room, else counts a drop.  Never blocks on the consumer. */

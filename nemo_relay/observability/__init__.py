@@ -12,6 +12,7 @@ reference to the event and a background thread does the work (SPEC D13).
 
 from __future__ import annotations
 
+from .atif import AtifExporter
 from .atof import AtofEndpointConfig, AtofExporter, AtofExporterConfig, AtofExporterMode
 from .config import (
     OBSERVABILITY_PLUGIN_KIND,
@@ -28,6 +29,7 @@ from .openinference import OpenInferenceConfig, OpenInferenceSubscriber
 from .otel import OpenTelemetryConfig, OpenTelemetrySubscriber
 
 __all__ = [
+    "AtifExporter",
     "AtofEndpointConfig",
     "AtofExporter",
     "AtofExporterConfig",

@@ -16,6 +16,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .. import _native
 
@@ -35,11 +36,14 @@ class Drain:
     thread only; an exception it raises becomes a ``RuntimeWarning``.
     """
 
-    def __init__(self, what: str, sink: Sink, *, capacity: int = 2048, batch: int = 512) -> None:
+    def __init__(self, what: str, sink: Sink, *, capacity: int = 2048, batch: int = 512,
+                 on_close: Callable[[], None] | None = None,
+                 close_when_unregistered: bool = False) -> None:
         self.what = what
         self._sink = sink
         self._batch = batch
-        self._queue = _native.EventQueue(capacity)
+        self._on_close = on_close
+        self._queue = _native.EventQueue(capacity, close_when_unregistered)
         self._capacity = capacity
         self._names: set[str] = set()
         self._closed = False
@@ -58,6 +62,15 @@ class Drain:
         self._queue.register(name)
         self._names.add(name)
 
+    def register_in(self, context: Any, name: str) -> None:
+        """Registers the queue through a plugin context: the registration
+        belongs to the plugin configuration and goes when it is cleared."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.what} has been shut down")
+            self._start_thread()
+        context.register_subscriber(name, self._queue)
+
     def deregister(self, name: str) -> bool:
         if name not in self._names:
             return False
@@ -75,7 +88,8 @@ class Drain:
             # The thread holds the queue and sink, not self: an exporter the
             # application drops is still collected.
             self._thread = threading.Thread(
-                target=_run, args=(self.what, self._queue, self._sink, self._batch, self._capacity),
+                target=_run,
+                args=(self.what, self._queue, self._sink, self._batch, self._capacity, self._on_close),
                 name=f"nemo-relay-{self.what}", daemon=True)
             self._thread.start()
 
@@ -87,10 +101,22 @@ class Drain:
             return True
         idle = bool(self._queue.wait_idle(timeout))
         _warn_drops(self.what, self._queue, self._capacity)
+        if idle and self._queue.stats()["closed"]:
+            # closed (e.g. its plugin configuration was cleared): also wait
+            # for the exporter to finish its output on the drain thread
+            self._thread.join(timeout)
+            with _live_lock:
+                _live.discard(self)
         return idle
 
+    def join(self, timeout: float | None = None) -> None:
+        """Waits for the drain thread to end (after the queue closed)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def close(self, timeout: float | None = None) -> bool:
-        """Stops receiving, finishes the queue and ends the thread."""
+        """Stops receiving, finishes the queue and ends the thread (its
+        on_close runs on the drain thread before this returns)."""
         self.deregister_all()
         with self._lock:
             if self._closed:
@@ -120,7 +146,8 @@ def _warn_drops(what: str, queue: _native.EventQueue, capacity: int) -> None:
             f"(capacity {capacity}) was full", RuntimeWarning, stacklevel=2)
 
 
-def _run(what: str, queue: _native.EventQueue, sink: Sink, batch: int, capacity: int) -> None:
+def _run(what: str, queue: _native.EventQueue, sink: Sink, batch: int, capacity: int,
+         on_close: Callable[[], None] | None) -> None:
     while True:
         try:
             events = queue.get(batch, None)
@@ -129,7 +156,7 @@ def _run(what: str, queue: _native.EventQueue, sink: Sink, batch: int, capacity:
         n = len(events)
         if n == 0:
             if queue.stats()["closed"]:
-                return
+                break
             continue
         try:
             sink(events)
@@ -139,6 +166,12 @@ def _run(what: str, queue: _native.EventQueue, sink: Sink, batch: int, capacity:
         del events
         queue.task_done(n)
         _warn_drops(what, queue, capacity)
+    if on_close is not None:
+        try:
+            on_close()
+        except Exception as exc:
+            warnings.warn(f"nemo_relay: {what} failed to shut down: {exc}", RuntimeWarning,
+                          stacklevel=1)
 
 
 def flush_all(timeout: float | None = None) -> bool:

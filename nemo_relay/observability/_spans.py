@@ -244,7 +244,7 @@ class SpanSubscriber:
     SDK provider and OTLP exporter."""
 
     def __init__(self, config: OtlpSettings, mapping: Mapping, what: str,
-                 *, queue_capacity: int = 4096) -> None:
+                 *, queue_capacity: int = 4096, _config_owned: bool = False) -> None:
         require_otel(what)
         if not isinstance(config, OtlpSettings):
             raise TypeError(f"{what} expects its config object, not {type(config).__name__}")
@@ -288,7 +288,9 @@ class SpanSubscriber:
             self._exporter = _make_exporter(config)
         tracer = self._provider.get_tracer(config.instrumentation_scope)
         self._tree = SpanTree(tracer, mapping, self._capture)
-        self._drain = Drain(what, self._export_batch, capacity=queue_capacity)
+        self._drain = Drain(what, self._export_batch, capacity=queue_capacity,
+                            on_close=self._finish if _config_owned else None,
+                            close_when_unregistered=_config_owned)
 
     def _export_batch(self, events: Sequence[Any]) -> None:
         for ev in events:
@@ -357,6 +359,9 @@ class SpanSubscriber:
         for name in list(self._capture_names):
             self.deregister(name)
         self._drain.close()
+        self._finish()
+
+    def _finish(self) -> None:
         if self._exporter is not None:
             self._exporter.shutdown()
             self._provider.shutdown()

@@ -211,7 +211,8 @@ class AtofExporter:
     the next ``force_flush()`` / ``shutdown()``.
     """
 
-    def __init__(self, config: AtofExporterConfig, *, queue_capacity: int = 4096) -> None:
+    def __init__(self, config: AtofExporterConfig, *, queue_capacity: int = 4096,
+                 _config_owned: bool = False) -> None:
         if not isinstance(config, AtofExporterConfig):
             raise TypeError(f"AtofExporter expects an AtofExporterConfig, not {type(config).__name__}")
         mode = AtofExporterMode(config.mode) if isinstance(config.mode, str) else config.mode
@@ -232,7 +233,11 @@ class AtofExporter:
         self._error: str | None = None
         self._closed = False
         self._endpoints = [_Endpoint(i, ep) for i, ep in enumerate(endpoints)]
-        self._drain = Drain("ATOF exporter", self._write, capacity=queue_capacity)
+        # _config_owned: installed by the observability component, it ends
+        # itself (on the drain thread) once the configuration is cleared
+        self._drain = Drain("ATOF exporter", self._write, capacity=queue_capacity,
+                            on_close=self._finish if _config_owned else None,
+                            close_when_unregistered=_config_owned)
 
     @property
     def path(self) -> str:
@@ -279,13 +284,16 @@ class AtofExporter:
             return
         self._closed = True
         self._drain.close()
+        self._finish()
+        self._raise_stored()
+
+    def _finish(self) -> None:
         for ep in self._endpoints:
             ep.close(None)
         try:
             self._file.close()
         except OSError as exc:
             self._error = self._error or str(exc)
-        self._raise_stored()
 
     def _raise_stored(self) -> None:
         if self._error is not None:

@@ -159,9 +159,10 @@ class OpenInferenceSubscriber(SpanSubscriber):
     """Exports every scope as an OpenInference span over OTLP (see
     ``OpenTelemetrySubscriber`` for register / force_flush / shutdown)."""
 
-    def __init__(self, config: OpenInferenceConfig, *, queue_capacity: int = 4096) -> None:
+    def __init__(self, config: OpenInferenceConfig, *, queue_capacity: int = 4096,
+                 _config_owned: bool = False) -> None:
         from ._spans import require_otel
 
         require_otel("OpenInferenceSubscriber")
         super().__init__(config, _OpenInferenceMapping(), "OpenInference exporter",
-                         queue_capacity=queue_capacity)
+                         queue_capacity=queue_capacity, _config_owned=_config_owned)

@@ -123,9 +123,10 @@ class OpenTelemetrySubscriber(SpanSubscriber):
     ``force_flush()`` waits until everything queued was exported;
     ``shutdown()`` deregisters, exports the rest and closes the exporter."""
 
-    def __init__(self, config: OpenTelemetryConfig, *, queue_capacity: int = 4096) -> None:
+    def __init__(self, config: OpenTelemetryConfig, *, queue_capacity: int = 4096,
+                 _config_owned: bool = False) -> None:
         from ._spans import require_otel
 
         require_otel("OpenTelemetrySubscriber")
         super().__init__(config, _GenAiMapping(), "OpenTelemetry exporter",
-                         queue_capacity=queue_capacity)
+                         queue_capacity=queue_capacity, _config_owned=_config_owned)
