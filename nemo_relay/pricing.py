@@ -44,7 +44,8 @@ __all__ = [
     "validate_config",
 ]
 
-#: The plugin kind of the pricing component (registered by nemo_relay itself).
+#: The plugin kind of the pricing component: built in, registered by the
+#: first configuration that names it.
 PRICING_PLUGIN_KIND = "pricing"
 
 JsonObject = dict[str, Any]

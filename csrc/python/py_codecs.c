@@ -505,7 +505,20 @@ static PyObject *normalize_response(PyObject *mod, PyObject *response)
     return nr_py_annotated_response_wrap(ann);
 }
 
+/* _pricing_register_kind(): registers the built-in `pricing` plugin kind
+ * (once; a configuration that names it does this first). */
+static PyObject *pricing_register_kind(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    nr_error err = NR_ERROR_INIT;
+    if (!nr_pricing_register_kind(&err))
+        return nr_py_raise(&err);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef normalize_methods[] = {
+    {"_pricing_register_kind", pricing_register_kind, METH_NOARGS, NULL},
     {"_normalize_request", normalize_request, METH_O, NULL},
     {"_normalize_response", normalize_response, METH_O, NULL},
     {NULL, NULL, 0, NULL},
@@ -515,11 +528,6 @@ int nr_py_codecs_init(PyObject *module, nr_py_state *st)
 {
     if (PyModule_AddFunctions(module, normalize_methods) < 0)
         return -1;
-    nr_error err = NR_ERROR_INIT;
-    if (!nr_pricing_register_kind(&err)) { /* the built-in `pricing` component */
-        nr_py_raise(&err);
-        return -1;
-    }
     /* the classes live in nemo_relay.codecs; the module re-exports them */
     st->OpenAIChatCodec_Type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &chat_spec, NULL);
     st->OpenAIResponsesCodec_Type =

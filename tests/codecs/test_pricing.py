@@ -40,6 +40,17 @@ def config(*entries: ModelPricing) -> plugin.PluginConfig:
         sources=[InlineSource(PricingCatalog(entries=list(entries)))]))])
 
 
+@pytest.fixture(autouse=True)
+def pricing_kind_removed():
+    """The built-in kind is registered by the first configuration naming it;
+    other tests expect no kinds, so each test here removes it again."""
+    try:
+        yield
+    finally:
+        plugin.clear()
+        plugin.deregister(PRICING_PLUGIN_KIND)
+
+
 @pytest.fixture
 async def priced():
     report = await plugin.initialize(config(MINI, SONNET))
@@ -62,6 +73,7 @@ def test_config_helpers_serialize_to_the_catalog_shape(tmp_path):
     assert wrapped["config"]["sources"][1] == {"type": "file", "path": str(tmp_path / "p.json")}
     entry = wrapped["config"]["sources"][0]["catalog"]["entries"][0]
     assert entry["prompt_cache"] == {"read_accounting": "included_in_prompt_tokens"} and entry["unit"] == "per_token"
+    assert validate_config(PricingConfig())["diagnostics"] == []  # naming the kind registers it
     assert PRICING_PLUGIN_KIND in plugin.list_kinds()
 
 
