@@ -29,6 +29,7 @@ SUITES = {
                            LOADER["loader_util"], LOADER["json_nul"], ERROR],
     "test_redact": [],  # includes plugins/redact/redact.c itself
     "test_pii": REDACT,
+    "test_codecs": RUNTIME,
 }
 
 
