@@ -496,7 +496,12 @@ def write_benchmarks_md(result: dict[str, Any], table: str) -> None:
         ours_version=result["ours_version"], git_commit=m["git_commit"],
         dirty=" (uncommitted changes in the worktree)" if m["git_worktree_dirty"] else "",
         load=" / ".join(f"{x:.2f}" for x in m["load_average_at_start"]))
-    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING)
+    # keep the exporters' section that bench/observability.py maintains
+    previous = (ROOT / "BENCHMARKS.md").read_text() if (ROOT / "BENCHMARKS.md").exists() else ""
+    begin, end = "<!-- observability:begin -->", "<!-- observability:end -->"
+    kept = previous[previous.index(begin):previous.index(end) + len(end)] + "\n" \
+        if begin in previous and end in previous else ""
+    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING + ("\n" + kept if kept else ""))
 
 
 # ---- main ----------------------------------------------------------------------------------
