@@ -992,3 +992,13 @@ def test_validate_handing_back_its_borrowed_config(probe):
     assert report == {"diagnostics": [{"level": "error", "code": "plugin.native_validate_failed",
                                        "component": PROBE,
                                        "message": f"native validate callback {NOT_OWNED}"}]}
+
+
+def test_names_with_a_nul_byte_are_refused(probe, events):
+    probe.probe_nul_names.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
+    push, mark = ctypes.c_int(-1), ctypes.c_int(-1)
+    top = scope.get_handle()
+    probe.probe_nul_names(ctypes.byref(push), ctypes.byref(mark))
+    invalid_arg = 9  # NEMO_RELAY_STATUS_INVALID_ARG: a C copy of "a\0b" would read "a"
+    assert (push.value, mark.value) == (invalid_arg, invalid_arg)
+    assert events.events == [] and scope.get_handle() == top

@@ -69,6 +69,23 @@ char *nr_native_string_dup(const NemoRelayNativeString *s)
     return s != NULL ? nr_loader_strndup(s->data, s->len) : nr_strdup("");
 }
 
+bool nr_native_string_has_nul(const NemoRelayNativeString *s)
+{
+    return s != NULL && s->data != NULL && memchr(s->data, '\0', s->len) != NULL;
+}
+
+char *nr_native_name_dup(const NemoRelayNativeString *s, const char *what, nr_error *err)
+{
+    if (nr_native_string_has_nul(s)) {
+        nr_error_set(err, NR_E_INVALID_ARG, "%s contains a NUL byte", what);
+        return NULL;
+    }
+    char *copy = nr_native_string_dup(s);
+    if (copy == NULL)
+        nr_error_nomem(err);
+    return copy;
+}
+
 static NemoRelayStatus api_string_new(const uint8_t *data, size_t len, NemoRelayNativeString **out)
 {
     if (out == NULL) {
@@ -279,8 +296,8 @@ static NemoRelayStatus api_scope_push(const NemoRelayNativeString *name, int32_t
     *out = NULL;
     nr_error err = NR_ERROR_INIT;
     nr_value *data = NULL, *metadata = NULL, *input = NULL;
-    char *cname = nr_native_string_dup(name);
-    NemoRelayStatus st = cname == NULL ? nr_error_nomem(&err) : NEMO_RELAY_STATUS_OK;
+    char *cname = nr_native_name_dup(name, "scope name", &err);
+    NemoRelayStatus st = cname == NULL ? nr_error_status(&err) : NEMO_RELAY_STATUS_OK;
     if (st == NEMO_RELAY_STATUS_OK && nr_scope_type_name(scope_type) == NULL)
         st = nr_error_set(&err, NR_E_INVALID_ARG, "invalid scope type %d", (int)scope_type);
     if (st == NEMO_RELAY_STATUS_OK)
@@ -343,8 +360,8 @@ static NemoRelayStatus api_emit_mark(const NemoRelayNativeString *name,
     nr_native_last_error_clear();
     nr_error err = NR_ERROR_INIT;
     nr_value *data = NULL, *metadata = NULL;
-    char *cname = nr_native_string_dup(name);
-    NemoRelayStatus st = cname == NULL ? nr_error_nomem(&err) : NEMO_RELAY_STATUS_OK;
+    char *cname = nr_native_name_dup(name, "mark name", &err);
+    NemoRelayStatus st = cname == NULL ? nr_error_status(&err) : NEMO_RELAY_STATUS_OK;
     if (st == NEMO_RELAY_STATUS_OK)
         st = opt_json(data_json, "mark data", &data, &err);
     if (st == NEMO_RELAY_STATUS_OK)

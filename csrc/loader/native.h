@@ -107,4 +107,12 @@ void nr_native_string_free(NemoRelayNativeString *s);
 /* Reads a NUL-terminated copy of a plugin string ("" for NULL); caller frees. */
 char *nr_native_string_dup(const NemoRelayNativeString *s);
 
+/* Whether a plugin string holds a NUL byte (a C copy of it would be cut). */
+bool nr_native_string_has_nul(const NemoRelayNativeString *s);
+
+/* A copy of a plugin string that becomes a C string (a name): NULL with err
+ * set (NR_E_INVALID_ARG "<what> contains a NUL byte", or no memory) when it
+ * cannot be one.  Caller frees. */
+char *nr_native_name_dup(const NemoRelayNativeString *s, const char *what, nr_error *err);
+
 #endif /* NR_NATIVE_H */

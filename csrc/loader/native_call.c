@@ -663,12 +663,12 @@ NemoRelayStatus nr_native_register(NemoRelayNativePluginContext *pctx, nr_mw_kin
         return NEMO_RELAY_STATUS_NULL_POINTER;
     }
     nr_error err = NR_ERROR_INIT;
-    char *cname = nr_native_string_dup(name);
-    native_cb *n = malloc(sizeof *n);
+    char *cname = nr_native_name_dup(name, "registration name", &err);
+    native_cb *n = cname != NULL ? malloc(sizeof *n) : NULL;
     if (cname == NULL || n == NULL) {
         free(cname);
-        free(n);
-        nr_error_nomem(&err);
+        if (cname != NULL)
+            nr_error_nomem(&err);
         return nr_native_report(&err);
     }
     n->fn = cb;

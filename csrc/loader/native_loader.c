@@ -195,6 +195,8 @@ static NemoRelayStatus load_one(const nr_native_spec *spec, nr_native_instance *
         problem = "a null plugin_kind";
     } else if (!nr_native_string_owned(desc.plugin_kind)) {
         problem = "a plugin_kind that was not made by the host's string_new";
+    } else if (nr_native_string_has_nul(desc.plugin_kind)) {
+        problem = "a plugin_kind containing a NUL byte";
     } else if (desc.register_ == NULL) {
         problem = "no register callback";
     }

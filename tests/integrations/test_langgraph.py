@@ -143,10 +143,10 @@ EXPECTED_AGENT_TREE = [
 ]
 
 
-@pytest.mark.parametrize("mode", ["invoke", "ainvoke", "astream"])
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke", "stream", "astream"])
 def test_model_and_tool_calls_are_managed_calls_under_their_nodes(events, mode):
     calls: list[str] = []
-    graph = agent_graph(mode != "invoke", calls)
+    graph = agent_graph(mode.startswith("a"), calls)
     handler = NemoRelayCallbackHandler()
     config: Any = {"callbacks": [handler]}
     request = {"messages": [HumanMessage("Lisbon")]}
@@ -156,6 +156,9 @@ def test_model_and_tool_calls_are_managed_calls_under_their_nodes(events, mode):
         final = graph.invoke(request, config=config)["messages"][-1].content
     elif mode == "ainvoke":
         final = asyncio.run(graph.ainvoke(request, config=config))["messages"][-1].content
+    elif mode == "stream":
+        streamed = list(graph.stream(request, config=config, stream_mode="messages"))
+        final = "".join(str(message.content) for message, meta in streamed if meta["langgraph_node"] == "agent")
     else:
         async def stream() -> list[Any]:
             return [chunk async for chunk in graph.astream(request, config=config, stream_mode="messages")]
@@ -169,7 +172,7 @@ def test_model_and_tool_calls_are_managed_calls_under_their_nodes(events, mode):
     # managed calls: recorded by the pipeline, not again by the handler
     assert len(events.named("scripted-model", "start")) == 2
     assert "langchain_run_id" not in (events.named("scripted-model", "start")[0].metadata or {})
-    if mode == "astream":
+    if mode.endswith("stream"):
         marks = [e for e in events.events if e.kind == "mark" and e.name == "llm.chunk"]
         text = "".join(m.data["token"] for m in marks)
         assert text == "Answer: sunny in Lisbon"
@@ -339,3 +342,24 @@ async def test_a_cancelled_run_ends_its_scopes_unset(events):
         assert end_of(events.events, events.one(name, "start")).metadata["otel.status_code"] == "UNSET"
     assert handler.open_runs == 0
     assert scope.get_handle() == before
+
+
+async def test_a_custom_event_is_a_mark_under_its_node(events):
+    from langchain_core.callbacks import adispatch_custom_event
+
+    async def report(state: Counter) -> Counter:
+        await adispatch_custom_event("progress", {"done": 0.5})
+        return {"value": state["value"] + 1}
+
+    builder = StateGraph(Counter)
+    builder.add_node("report", report)
+    builder.add_edge(START, "report")
+    builder.add_edge("report", END)
+    handler = NemoRelayCallbackHandler()
+
+    await builder.compile().ainvoke({"value": 0}, config={"callbacks": [handler]})
+
+    mark = events.one("progress")
+    assert mark.data == {"done": 0.5}
+    assert mark.parent_uuid == events.one("report", "start").uuid
+    assert handler.open_runs == 0

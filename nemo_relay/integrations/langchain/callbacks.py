@@ -299,6 +299,27 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
     ) -> None:
         self._end(run_id, {"error": repr(error)}, _failed(error))
 
+    # ---- custom events --------------------------------------------------------------------
+
+    def on_custom_event(
+        self,
+        name: str,
+        data: Any,
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``dispatch_custom_event(name, data)`` inside a run: a mark named
+        ``name`` under that run's scope."""
+        try:
+            parent: Any = self._parent(run_id)
+            nemo_relay.scope.event(name, handle=parent, data=self._clean(to_json(data)),
+                                   metadata={"langchain_run_id": str(run_id)})
+        except Exception:
+            _logger.warning("nemo_relay: could not record custom event %r", name, exc_info=True)
+
     # ---- chat models and LLMs -----------------------------------------------------------
 
     def _start_llm(
