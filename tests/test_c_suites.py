@@ -26,6 +26,7 @@ SUITES = {
     "test_manifest_fuzz": [LOADER["manifest"], LOADER["manifest_keys"], LOADER["semver"], LOADER["sha256"],
                            LOADER["loader_util"], LOADER["json_nul"], ERROR],
     "test_redact": [],  # includes plugins/redact/redact.c itself
+    "test_codecs": RUNTIME,
 }
 
 

@@ -60,6 +60,24 @@ def test_a_missing_framework_names_the_extra_to_install(module, extra, tmp_path)
     assert f"pip install 'nemo-relay[{extra}]'" in proc.stdout
 
 
+def test_the_langgraph_integration_needs_no_langchain_package(tmp_path):
+    # the `langgraph` extra brings langchain-core but not `langchain`
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["langchain"] = None
+        from nemo_relay.integrations.langgraph import NemoRelayCallbackHandler, managed_tool_node
+        from nemo_relay.integrations.langchain import NemoRelayCallbackHandler as Base
+        assert issubclass(NemoRelayCallbackHandler, Base) and callable(managed_tool_node)
+        try:
+            from nemo_relay.integrations.langgraph import NemoRelayMiddleware
+        except ImportError as e:
+            print(e)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "pip install 'nemo-relay[langchain]'" in proc.stdout
+
+
 def test_a_chain_and_its_chat_model_become_an_agent_scope_and_an_llm_call(events):
     handler = NemoRelayCallbackHandler()
     model = GenericFakeChatModel(messages=iter(["Paris is sunny"]))
