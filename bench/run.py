@@ -57,6 +57,8 @@ SCENARIOS: list[tuple[str, str, tuple[str, ...]]] = [
     ("6", "`asyncio.gather` of 100 concurrent managed calls, each in its own task scope", ("ours", "upstream")),
     ("7", "native plugin load + initialize + close cycles; RSS after 10 vs 1,000 cycles", ("ours",)),
     ("8", "2 threads running `tools.execute_sync` with native-only middleware vs 1 thread", ("ours",)),
+    ("9", "`OpenAIChatCodec`: decode + encode of a 20-message chat request with 3 tools, decode of its "
+          "response", ("ours", "upstream")),
 ]
 TITLES = {sid: title for sid, title, _ in SCENARIOS}
 
@@ -93,6 +95,12 @@ ROWS: list[tuple[str, str, str, str]] = [
      "ours only"),
     ("8", "calls_per_s_2_threads_typical", "calls/s, 2 threads (total, typical args)", "ours only"),
     ("8", "scaling_typical", "throughput 2 threads / 1 thread, typical args", "ours only"),
+    ("9", "floor", "floor: `json.loads(json.dumps(x))` of the request and of the response",
+     "the same code under each interpreter"),
+    ("9", "codec", "`LLMRequest(...)` + `decode` + `encode(...).content` + `decode_response`",
+     "both: `nemo_relay.codecs.OpenAIChatCodec`, same calls"),
+    ("9", "request", "request only: `LLMRequest(...)` + `decode` + `encode(...).content`", "same calls"),
+    ("9", "response", "response only: `decode_response`", "same calls"),
 ]
 
 
@@ -304,6 +312,14 @@ def aggregate(raw: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str,
         target("S8 2-thread scaling, small args", "the same with scenario 1's two-field args: each call "
                "holds the GIL-free stretch for ~3 µs, shorter than a GIL hand-off", s, "≥ 1.6×",
                bool(s) and statistics.median(s) >= 1.6)
+    if "9" in raw:
+        floor = metric_values(raw, "9", "ours", "floor")
+        codec = metric_values(raw, "9", "ours", "codec")
+        r = [c / f for c, f in zip(codec, floor)]
+        target("S9 codecs vs JSON floor", "ours: codec work / `json.loads(json.dumps(...))` of the same "
+               "payloads", r, "≤ 3×", bool(r) and statistics.median(r) <= 3)
+        r = paired_ratios(raw, "9", "codec")
+        target("S9 (info) vs upstream", "ours / upstream time for the same codec calls", r, "—", None)
     return rows, targets
 
 
@@ -496,7 +512,12 @@ def write_benchmarks_md(result: dict[str, Any], table: str) -> None:
         ours_version=result["ours_version"], git_commit=m["git_commit"],
         dirty=" (uncommitted changes in the worktree)" if m["git_worktree_dirty"] else "",
         load=" / ".join(f"{x:.2f}" for x in m["load_average_at_start"]))
-    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING)
+    # keep the exporters' section that bench/observability.py maintains
+    previous = (ROOT / "BENCHMARKS.md").read_text() if (ROOT / "BENCHMARKS.md").exists() else ""
+    begin, end = "<!-- observability:begin -->", "<!-- observability:end -->"
+    kept = previous[previous.index(begin):previous.index(end) + len(end)] + "\n" \
+        if begin in previous and end in previous else ""
+    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING + ("\n" + kept if kept else ""))
 
 
 # ---- main ----------------------------------------------------------------------------------

@@ -410,8 +410,105 @@ def s8(A: adapters.Adapter, ns: dict[str, int], target: float, reps: int, checks
     return result
 
 
+# ---- scenario 9: LLM codecs ----------------------------------------------------------
+
+
+def chat_payload() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Chat Completions request of 20 messages (system prompt, multi-part
+    user content with an image URL, assistant tool calls and tool results,
+    plain turns) with 3 tool definitions, and its response (a tool call, usage
+    with cached tokens).  The same plain dicts for both packages."""
+    messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a careful travel assistant. " * 4}]
+    for i in range(19):
+        if i % 6 == 0:
+            messages.append({"role": "user", "content": [
+                {"type": "text", "text": f"Question {i}: what is the weather where this photo was taken?"},
+                {"type": "image_url", "image_url": {"url": f"https://example.com/photo-{i}.jpg", "detail": "low"}}]})
+        elif i % 6 == 1:
+            messages.append({"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{i}", "type": "function",
+                 "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris", "units": "metric"})}}]})
+        elif i % 6 == 2:
+            messages.append({"role": "tool", "tool_call_id": f"call_{i - 1}",
+                             "content": json.dumps({"temperature_c": 18, "sky": "overcast"})})
+        else:
+            role = "user" if i % 2 else "assistant"
+            messages.append({"role": role, "content": f"Turn {i}: " + "a few more words about the trip " * 3})
+    tools = [{"type": "function", "function": {
+        "name": name, "description": f"{name} for a place",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "units": {"type": "string"}},
+                       "required": ["city"]}}} for name in ("get_weather", "get_time", "get_currency")]
+    request = {"model": "gpt-4o-mini", "messages": messages, "tools": tools, "tool_choice": "auto",
+               "temperature": 0.3, "max_completion_tokens": 512, "seed": 7, "user": "user-42"}
+    response = {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000,
+        "model": "gpt-4o-mini-2024-07-18", "system_fingerprint": "fp_1",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": {
+            "role": "assistant", "content": "Let me check.", "refusal": None,
+            "tool_calls": [{"id": "call_9", "type": "function",
+                            "function": {"name": "get_weather", "arguments": json.dumps({"city": "Lyon"})}}]}}],
+        "usage": {"prompt_tokens": 1200, "completion_tokens": 30, "total_tokens": 1230,
+                  "prompt_tokens_details": {"cached_tokens": 1024, "audio_tokens": 0},
+                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0}},
+    }
+    return request, response
+
+
+def s9(A: adapters.Adapter, ns: dict[str, int], target: float, reps: int, checks: dict[str, Any]) -> dict[str, Any]:
+    import nemo_relay  # whichever package this interpreter has
+    from nemo_relay.codecs import OpenAIChatCodec
+
+    LLMRequest = nemo_relay.LLMRequest
+    request, response = chat_payload()
+    headers = {"authorization": "Bearer k"}
+    codec = OpenAIChatCodec()
+    # what the codec must do right before it is timed
+    req = LLMRequest(headers, request)
+    ann = codec.decode(req)
+    checks["messages"] = len(ann.messages)
+    checks["tools"] = len(ann.tools or [])
+    checks["round_trip_identity"] = codec.encode(ann, req).content == request
+    resp = codec.decode_response(response)
+    checks["response_model"] = resp.model
+    checks["response_usage"] = resp.usage.get("prompt_tokens") if isinstance(resp.usage, dict) else None
+    loads, dumps = json.loads, json.dumps
+
+    def codec_loop(n: int) -> float:
+        t0 = perf()
+        for _ in range(n):
+            r = LLMRequest(headers, request)
+            a = codec.decode(r)
+            codec.encode(a, r).content
+            codec.decode_response(response)
+        return perf() - t0
+
+    def floor_loop(n: int) -> float:
+        t0 = perf()
+        for _ in range(n):
+            loads(dumps(request))
+            loads(dumps(response))
+        return perf() - t0
+
+    def request_loop(n: int) -> float:
+        t0 = perf()
+        for _ in range(n):
+            r = LLMRequest(headers, request)
+            codec.encode(codec.decode(r), r).content
+        return perf() - t0
+
+    def response_loop(n: int) -> float:
+        t0 = perf()
+        for _ in range(n):
+            codec.decode_response(response)
+        return perf() - t0
+
+    t = measure({"codec": codec_loop, "floor": floor_loop, "request": request_loop, "response": response_loop},
+                ns, target, reps)
+    return {name: us(v) for name, v in t.items()}
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
-    "1": s1, "2": s2, "3": s3, "4": s4, "5": s5, "6": s6, "7": s7, "8": s8,
+    "1": s1, "2": s2, "3": s3, "4": s4, "5": s5, "6": s6, "7": s7, "8": s8, "9": s9,
 }
 OURS_ONLY = {"4", "7", "8"}
 

@@ -130,7 +130,7 @@ def fork_asyncio_context() -> _contextvars.Context:
 
 
 from . import errors, guardrails, intercepts, llm, plugin, scope, scope_local, subscribers, tools  # noqa: E402
-from . import codecs  # noqa: E402
+from . import codecs, pricing  # noqa: E402
 from . import typed  # noqa: E402  (after llm and tools, which it wraps)
 
 _atexit.register(_native._shutdown)
@@ -190,6 +190,7 @@ __all__ = [
     "__version__",
     "create_scope_stack",
     "codecs",
+    "pricing",
     "errors",
     "fork_asyncio_context",
     "get_include",

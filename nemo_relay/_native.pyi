@@ -372,6 +372,10 @@ class OpenAIResponsesCodec(_BuiltinCodec):
 class AnthropicMessagesCodec(_BuiltinCodec):
     """Anthropic Messages (C)."""
 
+def _pricing_register_kind() -> None: ...
+def _normalize_request(request: LLMRequest, /) -> AnnotatedLLMRequest | None: ...
+def _normalize_response(response: Json, /) -> AnnotatedLLMResponse | None: ...
+
 @type_check_only
 class _RequestCodec(Protocol):
     def decode(self, request: LLMRequest, /) -> AnnotatedLLMRequest: ...
@@ -556,6 +560,7 @@ def llm_call(
     metadata: Json = None,
     model_name: str | None = None,
     timestamp: datetime | None = None,
+    codec: _RequestCodec | None = None,
 ) -> LLMHandle: ...
 def llm_call_end(
     handle: LLMHandle,

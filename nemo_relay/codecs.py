@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ._native import _normalize_request, _normalize_response
 from ._native import (
     AnnotatedLLMRequest,
     AnnotatedLLMResponse,
@@ -45,7 +46,24 @@ __all__ = [
     "LlmResponseCodec",
     "OpenAIChatCodec",
     "OpenAIResponsesCodec",
+    "normalize_request",
+    "normalize_response",
 ]
+
+
+def normalize_request(request: LLMRequest) -> AnnotatedLLMRequest | None:
+    """Best-effort annotation of a request no codec was given for: the
+    built-in codec whose format the body has (Responses: ``input`` or
+    ``instructions``; Anthropic: ``system``; Chat: ``messages``) decodes it.
+    None when no format matches or the body does not decode."""
+    return _normalize_request(request)
+
+
+def normalize_response(response: Json) -> AnnotatedLLMResponse | None:
+    """Best-effort annotation of a provider response: decoded by the one
+    built-in codec whose format it has (Chat: ``choices``; Anthropic: a
+    ``message`` with ``content`` blocks; Responses: ``output``), else None."""
+    return _normalize_response(response)
 
 
 @runtime_checkable

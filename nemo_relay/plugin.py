@@ -136,13 +136,15 @@ def _config_dict(config: PluginConfig | dict[str, Any] | None) -> dict[str, Any]
 
 
 def _builtin_kinds(doc: dict[str, Any]) -> None:
-    """Registers the built-in kinds a configuration names (observability)."""
+    """Registers the built-in kinds a configuration names (observability, pricing)."""
     components = doc.get("components")
     if isinstance(components, list) and any(
             isinstance(c, dict) and c.get("kind") == "observability" for c in components):
         from .observability.component import ensure_registered
 
         ensure_registered()
+    if isinstance(components, list) and any(isinstance(c, dict) and c.get("kind") == "pricing" for c in components):
+        _native._pricing_register_kind()
 
 
 # ---- configuration -----------------------------------------------------------

@@ -19,12 +19,14 @@ INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/code
 
 SUITES = {
     "test_runtime": RUNTIME,
+    "test_export_queue": RUNTIME,
     "test_semver": [LOADER["semver"], LOADER["loader_util"], ERROR],
     "test_manifest": [LOADER["manifest"], LOADER["manifest_keys"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"],
                       LOADER["json_nul"], ERROR],
     "test_manifest_fuzz": [LOADER["manifest"], LOADER["manifest_keys"], LOADER["semver"], LOADER["sha256"],
                            LOADER["loader_util"], LOADER["json_nul"], ERROR],
     "test_redact": [],  # includes plugins/redact/redact.c itself
+    "test_codecs": RUNTIME,
 }
 
 

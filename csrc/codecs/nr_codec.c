@@ -1,5 +1,6 @@
 /* nr_codec.c -- dispatch of the built-in codecs and what they share. */
 #include "nr_codec_impl.h"
+#include "nr_pricing.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -322,7 +323,10 @@ cJSON *nr_codec_decode_response(nr_codec_id id, const cJSON *response, nr_error 
                      ops->name);
         return NULL;
     }
-    return ops->decode_response(response, err);
+    cJSON *ann = ops->decode_response(response, err);
+    if (ann != NULL)
+        nr_pricing_attach(ann, ops->provider); /* a cost the provider reported wins */
+    return ann;
 }
 
 cJSON *nr_codec_usage(const cJSON *raw, const cJSON *prompt, const cJSON *completion,
@@ -447,3 +451,33 @@ bool nr_codec_apply_params(const cJSON *ann, const cJSON *ref, const cJSON *orig
     return ok;
 }
 
+
+/* ---- provider detection ------------------------------------------------------------ */
+
+int nr_codec_detect_request(const cJSON *content)
+{
+    if (!cJSON_IsObject(content))
+        return -1;
+    if (nr_json_get(content, "input") != NULL || nr_json_get(content, "instructions") != NULL)
+        return NR_CODEC_OPENAI_RESPONSES;
+    if (nr_json_get(content, "system") != NULL)
+        return NR_CODEC_ANTHROPIC_MESSAGES;
+    if (nr_json_get(content, "messages") != NULL)
+        return NR_CODEC_OPENAI_CHAT;
+    return -1;
+}
+
+int nr_codec_detect_response(const cJSON *r)
+{
+    if (!cJSON_IsObject(r))
+        return -1;
+    const cJSON *type = nr_json_get(r, "type"), *object = nr_json_get(r, "object");
+    bool chat = cJSON_IsArray(nr_json_get(r, "choices"));
+    bool anthropic = cJSON_IsString(type) && strcmp(type->valuestring, "message") == 0 &&
+                     cJSON_IsArray(nr_json_get(r, "content"));
+    bool responses = cJSON_IsArray(nr_json_get(r, "output")) &&
+                     (object == NULL || (cJSON_IsString(object) && strcmp(object->valuestring, "response") == 0));
+    if (chat + anthropic + responses != 1)
+        return -1;
+    return chat ? NR_CODEC_OPENAI_CHAT : anthropic ? NR_CODEC_ANTHROPIC_MESSAGES : NR_CODEC_OPENAI_RESPONSES;
+}

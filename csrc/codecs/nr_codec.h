@@ -56,6 +56,13 @@ cJSON *nr_codec_encode(nr_codec_id id, const cJSON *annotated, const cJSON *orig
 /* A provider response (a JSON object) -> annotated response (no cost). */
 cJSON *nr_codec_decode_response(nr_codec_id id, const cJSON *response, nr_error *err);
 
+/* The codec whose provider format a request body / a response looks like
+ * (as upstream detects it: Responses has "input" or "instructions",
+ * Anthropic "system", Chat "messages"; a response must match exactly one
+ * format), or -1. */
+int nr_codec_detect_request(const cJSON *content);
+int nr_codec_detect_response(const cJSON *response);
+
 /* Checks that obj has the annotated request's shape (an object whose
  * "messages" is an array of objects, each with a string "role" or "type";
  * optional fields of the right JSON types).  false with err naming the

@@ -3,6 +3,7 @@
 
 #include "nr_codec.h"
 #include "nr_json.h"
+#include "nr_pricing.h"
 #include "py_annotated.h"
 #include "py_call.h"
 #include "py_convert.h"
@@ -467,9 +468,66 @@ const nr_llm_response_codec *nr_py_codecs_response(const nr_py_codecs *c)
     return c->rcodec_obj != NULL ? &c->rcodec : NULL;
 }
 
+/* _normalize_request(request) / _normalize_response(raw): the built-in codec
+ * whose format the payload has decodes it; None when none matches or the
+ * decode fails (best effort, as upstream's normalization). */
+static PyObject *normalize_request(PyObject *mod, PyObject *request)
+{
+    (void)mod;
+    if (!nr_py_is_llm_request(request))
+        return PyErr_Format(PyExc_TypeError, "normalize_request() expects an LLMRequest, not %.100s",
+                            Py_TYPE(request)->tp_name);
+    const cJSON *content = nr_py_llm_request_content_json(request);
+    if (content == NULL)
+        return NULL;
+    int id = nr_codec_detect_request(content);
+    nr_error err = NR_ERROR_INIT;
+    cJSON *ann = id >= 0 ? nr_codec_decode((nr_codec_id)id, content, &err) : NULL;
+    nr_error_clear(&err);
+    if (ann == NULL)
+        Py_RETURN_NONE;
+    return nr_py_annotated_request_wrap(ann);
+}
+
+static PyObject *normalize_response(PyObject *mod, PyObject *response)
+{
+    (void)mod;
+    cJSON *j = nr_py_to_cjson(response);
+    if (j == NULL)
+        return NULL;
+    int id = nr_codec_detect_response(j);
+    nr_error err = NR_ERROR_INIT;
+    cJSON *ann = id >= 0 ? nr_codec_decode_response((nr_codec_id)id, j, &err) : NULL;
+    nr_error_clear(&err);
+    cJSON_Delete(j);
+    if (ann == NULL)
+        Py_RETURN_NONE;
+    return nr_py_annotated_response_wrap(ann);
+}
+
+/* _pricing_register_kind(): registers the built-in `pricing` plugin kind
+ * (once; a configuration that names it does this first). */
+static PyObject *pricing_register_kind(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    nr_error err = NR_ERROR_INIT;
+    if (!nr_pricing_register_kind(&err))
+        return nr_py_raise(&err);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef normalize_methods[] = {
+    {"_pricing_register_kind", pricing_register_kind, METH_NOARGS, NULL},
+    {"_normalize_request", normalize_request, METH_O, NULL},
+    {"_normalize_response", normalize_response, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
 int nr_py_codecs_init(PyObject *module, nr_py_state *st)
 {
-    (void)module;
+    if (PyModule_AddFunctions(module, normalize_methods) < 0)
+        return -1;
     /* the classes live in nemo_relay.codecs; the module re-exports them */
     st->OpenAIChatCodec_Type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &chat_spec, NULL);
     st->OpenAIResponsesCodec_Type =

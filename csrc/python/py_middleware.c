@@ -410,9 +410,9 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
                                              "data",     "metadata",     "tool_call_id",
                                              "timestamp", NULL};
     static const char *const llm_names[] = {"name", "request", "handle", "attributes", "data",
-                                            "metadata", "model_name", "timestamp", NULL};
+                                            "metadata", "model_name", "timestamp", "codec", NULL};
     nr_py_state *st = PyModule_GetState(mod);
-    PyObject *v[8];
+    PyObject *v[9] = {NULL};
     if (nr_py_parse_args("call", args, nargs, kwnames, kind == NR_CALL_TOOL ? tool_names : llm_names,
                          2, 2, v) < 0)
         return NULL;
@@ -422,8 +422,13 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
     bool has_ts;
     int64_t ts;
     PyObject *result = NULL;
+    nr_py_codecs codecs;
+    memset(&codecs, 0, sizeof codecs);
     if (nr_py_req_str(v[0], kind == NR_CALL_TOOL ? "tool name" : "LLM name", &spec.name) < 0)
         return NULL;
+    if (kind == NR_CALL_LLM && nr_py_codecs_set(&codecs, v[8], NULL) < 0)
+        return NULL;
+    spec.codec = nr_py_codecs_request(&codecs);
     if (chain_input(kind, v[1], &input) < 0 || nr_py_opt_parent(v[2], "handle", &spec.parent) < 0 ||
         nr_py_flags(v[3], kind == NR_CALL_TOOL ? NR_FAMILY_TOOL : NR_FAMILY_LLM,
                     &spec.attributes) < 0 ||
@@ -455,6 +460,7 @@ static PyObject *manual_call(nr_call_kind kind, PyObject *mod, PyObject *const *
     result = nr_py_handle_for(handle);
     nr_scope_release(handle);
 done:
+    nr_py_codecs_clear(&codecs);
     nr_value_release(input);
     nr_value_release(data);
     nr_value_release(metadata);
@@ -585,7 +591,7 @@ static PyMethodDef middleware_methods[] = {
      "call_end(handle, result, *, data=None, metadata=None, timestamp=None) -> None"},
     {"llm_call", FASTCALL(llm_call), METH_FASTCALL | METH_KEYWORDS,
      "call(name, request, *, handle=None, attributes=None, data=None, metadata=None, "
-     "model_name=None, timestamp=None) -> LLMHandle"},
+     "model_name=None, timestamp=None, codec=None) -> LLMHandle"},
     {"llm_call_end", FASTCALL(llm_call_end), METH_FASTCALL | METH_KEYWORDS,
      "call_end(handle, response, *, data=None, metadata=None, annotated_response=None, "
      "timestamp=None, response_codec=None) -> None"},

@@ -2,6 +2,7 @@
 #include "nr_call.h"
 
 #include "nr_codec.h"
+#include "nr_pricing.h"
 #include "nr_emit.h"
 #include "nr_event.h"
 #include "nr_json.h"
@@ -518,8 +519,10 @@ static NemoRelayStatus run_codec_chain(nr_call *c, const nr_call_spec *spec, boo
     }
     st = run_request_chain(NR_CALL_LLM, nr_snapshot_list(&c->snap, KINDS[NR_CALL_LLM].request),
                            &c->info, spec->input, decoded, &c->input, &c->annotated, err);
+    /* an annotation nobody changed encodes to the request as it stands */
+    bool unchanged = st == NEMO_RELAY_STATUS_OK && same_json(c->annotated, decoded);
     nr_value_release(decoded);
-    if (st != NEMO_RELAY_STATUS_OK || c->annotated == NULL)
+    if (st != NEMO_RELAY_STATUS_OK || c->annotated == NULL || unchanged)
         return st;
     nr_value *encoded = NULL;
     st = codec->encode(codec->ud, c->annotated, spec->input, c->input, &encoded, err);
@@ -625,7 +628,7 @@ void nr_call_end(nr_call *c, nr_end_status status, nr_value *result, const char 
 /* The annotated response of recorded data (NULL when there is no data).
  * On failure err names the codec. */
 static NemoRelayStatus annotate_response(const nr_llm_response_codec *rc, nr_value *data,
-                                         nr_value **out, nr_error *err)
+                                         const char *call_name, nr_value **out, nr_error *err)
 {
     *out = NULL;
     const cJSON *j = data != NULL ? nr_value_json(data, NULL) : NULL;
@@ -638,6 +641,21 @@ static NemoRelayStatus annotate_response(const nr_llm_response_codec *rc, nr_val
         nr_value_release(*out);
         *out = NULL;
         return codec_failed(err, rc->name, "decode_response", st);
+    }
+    /* a user codec's response is priced here (built-ins price their own),
+     * the call's name standing for the provider, as upstream */
+    const cJSON *ann = rc->builtin == 0 && nr_pricing_active() ? nr_value_json(*out, NULL) : NULL;
+    if (ann != NULL && cJSON_IsObject(ann)) {
+        cJSON *priced = nr_json_dup(ann);
+        if (priced != NULL && nr_pricing_attach(priced, call_name)) {
+            nr_value *v = nr_value_from_json(priced); /* takes priced */
+            if (v != NULL) {
+                nr_value_release(*out);
+                *out = v;
+            }
+        } else {
+            cJSON_Delete(priced);
+        }
     }
     return NEMO_RELAY_STATUS_OK;
 }
@@ -683,7 +701,8 @@ static NemoRelayStatus emit_end(nr_call *c, nr_end_status status, nr_value *resu
             pthread_mutex_unlock(&c->agg_lock);
         }
         nr_error derr = NR_ERROR_INIT;
-        st = annotate_response(c->rcodec, folded != NULL ? folded : data, &annotation, &derr);
+        st = annotate_response(c->rcodec, folded != NULL ? folded : data, c->name, &annotation,
+                               &derr);
         nr_value_release(folded);
         if (st != NEMO_RELAY_STATUS_OK) {
             status = NR_END_ERROR;
@@ -861,9 +880,21 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
     NemoRelayStatus st = nr_check_timestamp(ts_us, err);
     if (st != NEMO_RELAY_STATUS_OK)
         return st;
+    /* llm.call(codec=...): the start event carries the annotated request */
+    const nr_llm_codec *codec = spec->kind == NR_CALL_LLM ? spec->codec : NULL;
+    nr_value *annotated = NULL;
+    if (codec != NULL && nr_emit_wanted()) {
+        st = codec->decode(codec->ud, spec->input, &annotated, err);
+        if (st == NEMO_RELAY_STATUS_OK && annotated == NULL)
+            st = nr_error_set(err, NR_E_CALLBACK, "returned no annotated request");
+        if (st != NEMO_RELAY_STATUS_OK)
+            return codec_failed(err, codec->name, "decode", st);
+    }
     nr_scope *chain = nr_visible_top(err);
-    if (chain == NULL)
+    if (chain == NULL) {
+        nr_value_release(annotated);
         return nr_error_status(err);
+    }
     const nr_uuid *parent = spec->parent != NULL ? spec->parent : &chain->uuid;
     nr_snapshot snap;
     nr_snapshot_take(&snap, chain, NR_MW_BIT(KINDS[spec->kind].sanitize_request));
@@ -872,7 +903,8 @@ NemoRelayStatus nr_call_start_manual(const nr_call_spec *spec, const int64_t *ts
     if (handle == NULL)
         st = nr_error_status(err);
     else
-        st = emit_start(&snap, spec->kind, &info, handle, spec->input, NULL, NULL, chain, err);
+        st = emit_start(&snap, spec->kind, &info, handle, spec->input, annotated, codec, chain, err);
+    nr_value_release(annotated);
     nr_snapshot_release(&snap);
     nr_scope_release(chain);
     if (st != NEMO_RELAY_STATUS_OK) {
@@ -922,7 +954,7 @@ NemoRelayStatus nr_call_end_manual(nr_scope *handle, nr_value *result, nr_value 
     nr_error derr = NR_ERROR_INIT;
     NemoRelayStatus codec_st = NEMO_RELAY_STATUS_OK;
     if (annotation == NULL && response_codec != NULL && kind == NR_CALL_LLM)
-        codec_st = annotate_response(response_codec, recorded, &annotation, &derr);
+        codec_st = annotate_response(response_codec, recorded, handle->name, &annotation, &derr);
     cJSON *profile = profile_for(kind, handle, annotation, "annotated_response");
     nr_value_release(annotation);
     nr_event *ev = nr_event_new_scope(NR_PHASE_END, handle, nr_end_timestamp(handle, ts_us),

@@ -46,6 +46,8 @@ struct nr_plugin_ctx {
     inverse *items;
     size_t n, cap;
     bool open; /* registrations allowed (during register only) */
+    void (*undo)(void *ud); /* nr_plugin_ctx_on_rollback, or NULL */
+    void *undo_ud;
 };
 
 static nr_plugin_ctx *ctx_new(const char *kind, int ordinal)
@@ -75,9 +77,24 @@ static void ctx_rollback_free(nr_plugin_ctx *c)
         nr_deregister(c->items[i].kind, c->items[i].name, NULL);
         free(c->items[i].name);
     }
+    if (c->undo != NULL)
+        c->undo(c->undo_ud);
     free(c->items);
     free(c->ns);
     free(c);
+}
+
+NemoRelayStatus nr_plugin_ctx_on_rollback(nr_plugin_ctx *ctx, void (*fn)(void *ud), void *ud,
+                                          nr_error *err)
+{
+    if (ctx == NULL || !ctx->open)
+        return nr_error_set(err, NR_E_INVALID_ARG,
+                            "plugin context is no longer valid (register has returned)");
+    if (ctx->undo != NULL)
+        return nr_error_set(err, NR_E_ALREADY_EXISTS, "the context already has a rollback action");
+    ctx->undo = fn;
+    ctx->undo_ud = ud;
+    return NEMO_RELAY_STATUS_OK;
 }
 
 const char *nr_plugin_ctx_namespace(const nr_plugin_ctx *ctx)

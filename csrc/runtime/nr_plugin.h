@@ -102,6 +102,13 @@ cJSON *nr_plugin_report(void);
 NemoRelayStatus nr_plugin_ctx_register(nr_plugin_ctx *ctx, const nr_callback_spec *spec,
                                        nr_error *err);
 
+/* Runs fn(ud) when the context's registrations are rolled back (clear, a
+ * replacing configuration, a failed initialize), after its callbacks are
+ * deregistered: for state a component keeps outside the middleware
+ * registries.  One per context (NR_E_ALREADY_EXISTS for a second). */
+NemoRelayStatus nr_plugin_ctx_on_rollback(nr_plugin_ctx *ctx, void (*fn)(void *ud), void *ud,
+                                          nr_error *err);
+
 /* The namespace prefix of a context ("__nemo_relay_plugin__<kind>__..."). */
 const char *nr_plugin_ctx_namespace(const nr_plugin_ctx *ctx);
 

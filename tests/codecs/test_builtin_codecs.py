@@ -237,3 +237,18 @@ def test_decode_does_not_share_state_with_the_request():
     a = OpenAIChatCodec().decode(original)
     a.messages = []
     assert original.content == content
+
+
+def test_normalize_detects_the_provider_format():
+    from nemo_relay.codecs import normalize_request, normalize_response
+
+    assert normalize_request(LLMRequest({}, payloads.chat_request())).model == "gpt-4o-mini"
+    assert normalize_request(LLMRequest({}, payloads.responses_request())).system_prompt() == "Answer briefly."
+    assert normalize_request(LLMRequest({}, payloads.anthropic_request())).system_prompt() == "You are terse."
+    assert normalize_request(LLMRequest({}, {"prompt": "x"})) is None
+    assert normalize_request(LLMRequest({}, {"messages": "not a list"})) is None  # best effort: no error
+    assert normalize_response(payloads.chat_response()).finish_reason == "tool_use"
+    assert normalize_response(payloads.responses_response()).message == "A cat."
+    assert normalize_response(payloads.anthropic_response()).usage["cache_write_tokens"] == 200
+    assert normalize_response({"text": "plain"}) is None
+    assert normalize_response({"choices": [], "output": []}) is None  # ambiguous

@@ -166,7 +166,11 @@ async def test_stream_with_a_user_response_codec_decodes_the_finalizer_value(eve
 
 
 def test_manual_call_end_with_response_codec_or_annotation(events):
-    h = llm.call("manual", LLMRequest({}, payloads.chat_request()))
+    h = llm.call("manual", LLMRequest({}, payloads.chat_request()), codec=OpenAIChatCodec())
+    assert events.one("manual", "start").annotated_request.model == "gpt-4o-mini"
+    with pytest.raises(ValueError, match="OpenAIChatCodec request: 'messages' is missing"):
+        llm.call("manual-bad", LLMRequest({}, {}), codec=OpenAIChatCodec())
+    assert events.named("manual-bad") == []
     llm.call_end(h, payloads.chat_response(), response_codec=OpenAIChatCodec())
     assert events.one("manual", "end").annotated_response.usage["total_tokens"] == 150
     h2 = llm.call("manual2", LLMRequest({}, {}))
@@ -224,3 +228,11 @@ def test_objects_that_are_not_codecs_are_refused_before_anything_runs(events):
     with pytest.raises(TypeError, match="response_codec must implement LlmResponseCodec"):
         llm.execute_sync("x", LLMRequest({}, {}), lambda r: {}, response_codec=EchoCodec.decode)
     assert events.events == []
+
+
+def test_a_failing_response_codec_on_call_end_raises_after_recording_the_end(events):
+    h = llm.call("manual-fail", LLMRequest({}, {"prompt": "x"}))
+    with pytest.raises(TypeError, match=r"codec WrongTypeCodec.decode_response\(\) returned dict"):
+        llm.call_end(h, {"text": "y"}, response_codec=WrongTypeCodec())
+    (end,) = events.named("manual-fail", "end")
+    assert end.data == {"text": "y"} and end.annotated_response is None
