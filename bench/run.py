@@ -513,15 +513,19 @@ def write_benchmarks_md(result: dict[str, Any], table: str) -> None:
         ours_version=result["ours_version"], git_commit=m["git_commit"],
         dirty=" (uncommitted changes in the worktree)" if m["git_worktree_dirty"] else "",
         load=" / ".join(f"{x:.2f}" for x in m["load_average_at_start"]))
-    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING + kept_sections())
+    # keep the exporters' section that bench/observability.py maintains
+    previous = (ROOT / "BENCHMARKS.md").read_text() if (ROOT / "BENCHMARKS.md").exists() else ""
+    begin, end = "<!-- observability:begin -->", "<!-- observability:end -->"
+    kept = previous[previous.index(begin):previous.index(end) + len(end)] + "\n" \
+        if begin in previous and end in previous else ""
+    (ROOT / "BENCHMARKS.md").write_text(head + table + BENCHMARKS_MEANING + ("\n" + kept if kept else "")
+                                        + kept_sections(previous))
 
 
-def kept_sections() -> str:
+def kept_sections(text: str) -> str:
     """The sections other benchmark scripts wrote into BENCHMARKS.md between
     <!-- section:NAME --> and <!-- /section:NAME --> (e.g. bench/pii_redaction.py):
     a full run keeps them as they are."""
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else ""
     blocks = re.findall(r"<!-- section:([\w-]+) -->.*?<!-- /section:\1 -->", text, flags=re.S)
     kept = [re.search(rf"<!-- section:{name} -->.*?<!-- /section:{name} -->", text, flags=re.S).group(0)
             for name in blocks]

@@ -3,7 +3,9 @@
 A fake LLM asks for two tool calls; a guardrail rejects one of them.  The
 bundled ``redact`` plugin keeps secrets out of the recorded events and the
 bundled ``atof_file`` plugin writes every event to a JSONL file.  The event
-tree is printed indented by parentage.
+tree is printed indented by parentage.  With ``--otlp-endpoint`` the run is
+also exported as spans (OpenInference by default, or OpenTelemetry GenAI)
+to an OTLP/HTTP endpoint such as Arize Phoenix's ``/v1/traces``.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from .plugins import manifest
 def fake_llm(request: LLMRequest) -> dict[str, Any]:
     """Plans two tool calls, then answers once it has tool results."""
     messages = request.content["messages"]
+    prompt = sum(len(str(m.get("content", ""))) // 4 + 4 for m in messages)  # a rough token count
     if messages[-1]["role"] == "tool":
-        return {"role": "assistant", "content": "It is 18°C and sunny in Paris."}
-    return {"role": "assistant", "tool_calls": [
+        return {"role": "assistant", "content": "It is 18°C and sunny in Paris.", "model": "fake-1",
+                "usage": {"prompt_tokens": prompt, "completion_tokens": 9, "total_tokens": prompt + 9}}
+    return {"role": "assistant", "model": "fake-1", "tool_calls": [
         {"name": "get_weather", "args": {"city": "Paris", "api_key": "wx-live-0123456789"}},
         {"name": "delete_files", "args": {"path": "/"}},
-    ]}
+    ], "usage": {"prompt_tokens": prompt, "completion_tokens": 24, "total_tokens": prompt + 24}}
 
 
 async def get_weather(args: dict[str, Any]) -> dict[str, Any]:
@@ -83,10 +87,27 @@ def print_tree(events: list[Any]) -> None:
             depth[e.uuid] = level
 
 
-def main(output: str = "nemo-relay-demo.jsonl") -> int:
+def otlp_exporter(endpoint: str, fmt: str) -> Any:
+    """An OpenInference (or OpenTelemetry) span exporter for endpoint."""
+    from . import observability
+
+    if fmt == "opentelemetry":
+        otel = observability.OpenTelemetryConfig()
+        otel.endpoint, otel.service_name = endpoint, "nemo-relay-demo"
+        return observability.OpenTelemetrySubscriber(otel)
+    oi = observability.OpenInferenceConfig()
+    oi.endpoint, oi.service_name = endpoint, "nemo-relay-demo"
+    return observability.OpenInferenceSubscriber(oi)
+
+
+def main(output: str = "nemo-relay-demo.jsonl", otlp_endpoint: str | None = None,
+         otlp_format: str = "openinference") -> int:
     output = os.path.abspath(output)
     events: list[Any] = []
+    exporter = otlp_exporter(otlp_endpoint, otlp_format) if otlp_endpoint else None
     subscribers.register("demo-tree", events.append)
+    if exporter is not None:
+        exporter.register("demo-otlp")
     guardrails.register_tool_conditional_execution("block-destructive", 0, block_destructive)
     specs = [
         plugin.DynamicPluginActivationSpec("redact", "native", manifest("redact")),
@@ -103,6 +124,8 @@ def main(output: str = "nemo-relay-demo.jsonl") -> int:
     finally:
         guardrails.deregister_tool_conditional_execution("block-destructive")
         subscribers.deregister("demo-tree")
+        if exporter is not None:
+            exporter.shutdown()  # deregisters and exports what is queued
 
     print_tree(events)
     with open(output) as f:
@@ -110,4 +133,9 @@ def main(output: str = "nemo-relay-demo.jsonl") -> int:
     leaked = [s for s in ("sk-demo-secret", "wx-live-0123456789") if any(s in line for line in lines)]
     print(f"\nwrote {len(lines)} ATOF events to {output}")
     print("secrets in the file: " + (", ".join(leaked) if leaked else "none (redacted by the redact plugin)"))
+    if exporter is not None:
+        failed = f", {exporter.failed_spans} failed" if exporter.failed_spans else ""
+        print(f"exported {exporter.exported_spans} {otlp_format} spans to {otlp_endpoint}{failed}")
+        if exporter.failed_spans:
+            return 1
     return 1 if leaked else 0

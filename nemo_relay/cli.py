@@ -403,7 +403,7 @@ def cmd_plugin_new(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import _demo
 
-    return _demo.main(args.output)
+    return _demo.main(args.output, args.otlp_endpoint, args.otlp_format)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -423,6 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "rejected by a guardrail) with the bundled redact and atof_file "
                                       "plugins loaded, prints the event tree and writes the ATOF JSONL file.")
     demo.add_argument("--output", default="nemo-relay-demo.jsonl", help="where to write the ATOF JSONL file")
+    demo.add_argument("--otlp-endpoint", metavar="URL",
+                      help="also export the run as spans to this OTLP/HTTP endpoint, e.g. "
+                           "http://127.0.0.1:6006/v1/traces (Phoenix); needs the otel extra")
+    demo.add_argument("--otlp-format", choices=("openinference", "opentelemetry"), default="openinference",
+                      help="span attributes: OpenInference (default; Phoenix) or OpenTelemetry GenAI")
     demo.set_defaults(func=cmd_demo)
 
     pl = sub.add_parser("plugin", help="native plugin tools", description="Check, inspect or create native plugins.")

@@ -22,6 +22,7 @@ INCLUDES = [f"-I{ROOT / d}" for d in ("csrc/include", "csrc/runtime", "csrc/code
 
 SUITES = {
     "test_runtime": RUNTIME,
+    "test_export_queue": RUNTIME,
     "test_semver": [LOADER["semver"], LOADER["loader_util"], ERROR],
     "test_manifest": [LOADER["manifest"], LOADER["manifest_keys"], LOADER["semver"], LOADER["sha256"], LOADER["loader_util"],
                       LOADER["json_nul"], ERROR],

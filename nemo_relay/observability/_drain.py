@@ -26,6 +26,9 @@ EXIT_FLUSH_SECONDS = 5.0
 Sink = Callable[[Sequence[object]], None]
 
 _live: weakref.WeakSet[Drain] = weakref.WeakSet()
+# drains registered through a plugin context, which nothing else holds: kept
+# until their thread has finished (so a flush can still wait for them)
+_owned: set[Drain] = set()
 _live_lock = threading.Lock()
 
 
@@ -70,6 +73,8 @@ class Drain:
                 raise RuntimeError(f"{self.what} has been shut down")
             self._start_thread()
         context.register_subscriber(name, self._queue)
+        with _live_lock:
+            _owned.add(self)
 
     def deregister(self, name: str) -> bool:
         if name not in self._names:
@@ -105,8 +110,10 @@ class Drain:
             # closed (e.g. its plugin configuration was cleared): also wait
             # for the exporter to finish its output on the drain thread
             self._thread.join(timeout)
-            with _live_lock:
-                _live.discard(self)
+            if not self._thread.is_alive():
+                with _live_lock:
+                    _live.discard(self)
+                    _owned.discard(self)
         return idle
 
     def join(self, timeout: float | None = None) -> None:

@@ -14,6 +14,7 @@ from nemo_relay.observability import (
     AtifConfig,
     AtofConfig,
     ComponentSpec,
+    HttpStorageConfig,
     ObservabilityConfig,
     OtlpConfig,
 )
@@ -157,3 +158,34 @@ async def test_component_installs_and_clears_exporters(tmp_path, builtin_kind):
     names = sorted(s.name for s in received_spans(otlp))
     assert names == ["agent", "openai", "openai", "weather"]
     assert not os.path.exists(tmp_path / "nemo-relay-atif-run-7.json")
+
+
+async def test_atif_component_uploads_to_http_storage(tmp_path, builtin_kind, monkeypatch):
+    store = LocalHTTPServer().start()
+    monkeypatch.setenv("NR_TEST_ATIF_TOKEN", "secret-1")
+    try:
+        config = ObservabilityConfig(atif=AtifConfig(
+            enabled=True, output_directory=str(tmp_path), filename_template="traj-{session_id}.json",
+            storage=[HttpStorageConfig(endpoint=store.url + "/atif", headers={"x-team": "a"},
+                                       header_env={"authorization": "NR_TEST_ATIF_TOKEN"})]))
+        await plugin.initialize(plugin.PluginConfig(components=[ComponentSpec(config)]))
+        run_agent("up-1")
+        plugin.clear()
+        subscribers.flush()
+    finally:
+        store.stop()
+    [req] = store.requests
+    assert req.path == "/atif" and req.headers["x-team"] == "a" and req.headers["authorization"] == "secret-1"
+    uploaded = json.loads(req.body)
+    assert uploaded == json.loads((tmp_path / "traj-up-1.json").read_text())
+    assert uploaded["session_id"] == "up-1" and len(uploaded["steps"]) == 4
+
+
+def test_missing_otel_extra_is_a_diagnostic(builtin_kind, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    report = plugin.validate({"components": [{"kind": "observability",
+                                              "config": {"opentelemetry": {"enabled": True}}}]})
+    [d] = report["diagnostics"]
+    assert (d["level"], d["code"], d["field"]) == ("error", "observability.feature_disabled", "enabled")
+    assert "pip install 'nemo-relay[otel]'" in d["message"]

@@ -284,3 +284,16 @@ for i in range(2000):
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, timeout=120)
     lines = read_lines(tmp_path / "exit.jsonl")
     assert len(lines) == 2000 and json.loads(lines[-1])["name"] == "e1999"
+
+
+def test_readme_example_runs(tmp_path):
+    import subprocess
+    import sys
+    from _build import ROOT
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Exporting events", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert [e["name"] for e in lines] == ["agent", "hello", "agent"]

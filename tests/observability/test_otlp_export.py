@@ -298,3 +298,54 @@ def test_core_package_does_not_import_opentelemetry(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=tmp_path)
     assert out.stdout.strip() == "False"
+
+
+class HouseCodec:
+    """A user codec for an in-house payload shape the raw readers do not know."""
+
+    def decode(self, request):
+        c = request.content
+        return nemo_relay.AnnotatedLLMRequest(
+            messages=[{"role": "user", "content": c["ask"]}], model=c["engine"],
+            params={"temperature": 0.5}, tools=[{"type": "function", "function": {"name": "lookup"}}])
+
+    def encode(self, annotated, original):
+        return original
+
+    def decode_response(self, response):
+        return nemo_relay.AnnotatedLLMResponse(
+            model=response["engine"], message=response["say"], finish_reason="complete",
+            tool_calls=[{"id": "h1", "name": "lookup", "arguments": {"q": "x"}}],
+            usage={"prompt_tokens": response["in"], "completion_tokens": response["out"], "total_tokens": 99,
+                   "cost": {"total": 0.25, "currency": "USD"}})
+
+
+def test_annotations_from_codecs_are_used(otlp):
+    codec = HouseCodec()
+    oi = nemo_relay.OpenInferenceSubscriber(config(nemo_relay.OpenInferenceConfig, otlp))
+    ot = nemo_relay.OpenTelemetrySubscriber(config(nemo_relay.OpenTelemetryConfig, otlp))
+    oi.register("oi")
+    ot.register("ot")
+    try:
+        llm.execute_sync("house", LLMRequest({}, {"engine": "house-7", "ask": "hello?"}),
+                         lambda r: {"engine": "house-7b", "say": "hi!", "in": 11, "out": 3},
+                         codec=codec, response_codec=codec)
+    finally:
+        oi.deregister("oi")
+        ot.deregister("ot")
+    oi.shutdown()
+    ot.shutdown()
+    spans = received_spans(otlp)
+    a = next(s for s in spans if "openinference.span.kind" in s.attributes).attributes
+    assert (a["llm.model_name"], a["llm.input_messages.0.message.content"], a["input.value"]) == (
+        "house-7", "hello?", "hello?")
+    assert (a["llm.token_count.prompt"], a["llm.token_count.completion"], a["llm.token_count.total"]) == (11, 3, 99)
+    assert (a["llm.cost.total"], a["llm.finish_reason"], a["output.value"]) == (0.25, "complete", "hi!")
+    assert a["llm.invocation_parameters"] == '{"temperature":0.5}'
+    assert a["llm.tools.0.tool.json_schema"] == '{"type":"function","function":{"name":"lookup"}}'
+    assert a["llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"] == '{"q":"x"}'
+    g = next(s for s in spans if "gen_ai.operation.name" in s.attributes).attributes
+    assert (g["gen_ai.request.model"], g["gen_ai.response.model"], g["gen_ai.request.temperature"]) == (
+        "house-7", "house-7b", 0.5)
+    assert (g["gen_ai.usage.input_tokens"], g["gen_ai.usage.output_tokens"]) == (11, 3)
+    assert (g["nemo_relay.llm.cost.total"], g["nemo_relay.llm.cost.currency"]) == (0.25, "USD")
