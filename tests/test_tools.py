@@ -501,3 +501,21 @@ async def test_a_next_step_that_is_awaited_returned_or_closed_does_not_warn():
                 if fn is returns:
                     assert tools.execute_sync("t", {}, lambda a: "ran") == "ran"
                 gc.collect()
+
+
+def test_unobserved_sync_call_runs_in_the_callers_scope():
+    """With nothing registered the sync twins call the function directly; it
+    still sees the caller's scope (it used to see the thread's root)."""
+    from nemo_relay import LLMRequest, llm
+
+    def body(_args):
+        return scope.get_handle().name
+
+    async def coro_fn(_args):
+        return 1
+
+    with scope.scope("outer", ScopeType.Agent):
+        assert tools.execute_sync("t", {}, body) == "outer"
+        assert llm.execute_sync("m", LLMRequest({}, {}), body) == "outer"
+        with pytest.raises(TypeError, match="requires an async caller"):
+            tools.execute_sync("t", {}, coro_fn)

@@ -268,6 +268,22 @@ PyObject *nr_py_context_for_loop(nr_py_state *st, nr_py_env *env)
     return ctx;
 }
 
+/* A synchronous call met an awaitable nothing can await: closes it (so it
+ * does not warn), raises TypeError and returns NULL.  Steals r. */
+static PyObject *refuse_awaitable(PyObject *callable, PyObject *r)
+{
+    PyObject *closed = PyObject_CallMethod(r, "close", NULL);
+    if (closed == NULL)
+        PyErr_Clear();
+    Py_XDECREF(closed);
+    PyErr_Format(PyExc_TypeError,
+                 "%R returned an awaitable, but this call is synchronous; awaitable Python "
+                 "middleware requires an async caller (await tools.execute / llm.execute)",
+                 callable);
+    Py_DECREF(r);
+    return NULL;
+}
+
 PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const *args,
                             size_t nargs)
 {
@@ -296,17 +312,7 @@ PyObject *nr_py_invoke_sync(nr_py_env *env, PyObject *callable, PyObject *const 
         }
         PyErr_Clear();
     }
-    /* Nothing can await it here: close it so it does not warn, and say why. */
-    PyObject *closed = PyObject_CallMethod(r, "close", NULL);
-    if (closed == NULL)
-        PyErr_Clear();
-    Py_XDECREF(closed);
-    PyErr_Format(PyExc_TypeError,
-                 "%R returned an awaitable, but this call is synchronous; awaitable Python "
-                 "middleware requires an async caller (await tools.execute / llm.execute)",
-                 callable);
-    Py_DECREF(r);
-    return NULL;
+    return refuse_awaitable(callable, r);
 }
 
 NemoRelayStatus nr_py_exec_trampoline(void *ud, const nr_call_info *ci, nr_value *in,
@@ -945,10 +951,16 @@ static PyObject *execute_sync(nr_call_kind kind, PyObject *const *args, Py_ssize
     nr_value *input = NULL, *out = NULL;
     CallStateObject *state = NULL;
     if (!nr_call_is_observed(kind)) {
+        /* Nothing native runs: call straight from the caller's context, so
+         * the function sees the caller's scope chain (no C frame is installed
+         * that a bridged call could read it from). */
         if (nr_py_check_json(a.input) == 0 &&
-            (result = nr_py_invoke_sync(NULL, a.func, &a.input, 1)) != NULL &&
-            nr_py_check_json(result) < 0)
-            Py_CLEAR(result);
+            (result = PyObject_CallOneArg(a.func, a.input)) != NULL) {
+            if (nr_py_is_awaitable(result))
+                result = refuse_awaitable(a.func, result);
+            else if (nr_py_check_json(result) < 0)
+                Py_CLEAR(result);
+        }
         goto done;
     }
     /* Native code will print the args: nr_py_value_checked converts them
