@@ -61,6 +61,29 @@ bool nr_codec_set(cJSON *obj, const char *key, cJSON *item)
     return nr_json_add(obj, key, item);
 }
 
+bool nr_codec_is_str(const cJSON *v, const char *s)
+{
+    return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
+}
+
+bool nr_codec_append(cJSON *arr, cJSON *item)
+{
+    if (item != NULL && cJSON_AddItemToArray(arr, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+cJSON *nr_codec_nest(cJSON *obj, bool ok, const char *key, cJSON *child)
+{
+    if (ok && nr_json_add(obj, key, child)) /* nr_json_add takes child either way */
+        return obj;
+    if (!ok)
+        cJSON_Delete(child);
+    cJSON_Delete(obj);
+    return NULL;
+}
+
 const cJSON *nr_codec_changed(const cJSON *ann, const cJSON *ref, const char *key)
 {
     const cJSON *v = nr_json_get(ann, key);
@@ -125,6 +148,13 @@ const cJSON *nr_codec_messages(const nr_codec_ops *ops, const cJSON *content, co
     for (const cJSON *it = m->child; it != NULL; it = it->next, i++) {
         if (!cJSON_IsObject(it)) {
             nr_codec_bad(err, ops->label, "'%s[%d]' must be an object", key, i);
+            return NULL;
+        }
+    }
+    i = 0;
+    for (const cJSON *it = m->child; it != NULL; it = it->next, i++) {
+        if (!cJSON_IsString(nr_json_get(it, "role"))) {
+            nr_codec_bad(err, ops->label, "'%s[%d].role' must be a string", key, i);
             return NULL;
         }
     }

@@ -23,11 +23,6 @@ const nr_codec_ops nr_codec_anthropic_messages = {
     "AnthropicMessagesCodec", LABEL, "anthropic", PASSTHROUGH, MODELED, DERIVED,
     decode, apply, decode_response};
 
-static bool is_str(const cJSON *v, const char *s)
-{
-    return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
-}
-
 /* An Anthropic tool in the annotated shape, or NULL (no name). */
 static cJSON *norm_tool(const cJSON *raw)
 {
@@ -35,45 +30,29 @@ static cJSON *norm_tool(const cJSON *raw)
     if (!cJSON_IsString(name))
         return NULL;
     cJSON *t = cJSON_CreateObject(), *fn = cJSON_CreateObject();
-    bool ok = t != NULL && fn != NULL && nr_json_add(t, "type", cJSON_CreateString("function"));
-    if (ok) {
-        ok = nr_json_add(t, "function", fn);
-        fn = NULL;
-    }
-    cJSON *f = ok ? cJSON_GetObjectItemCaseSensitive(t, "function") : NULL;
-    ok = ok && nr_json_add(f, "name", cJSON_CreateString(name->valuestring)) &&
-         nr_codec_copy(f, raw, "description") && nr_codec_copy_as(f, "parameters", raw, "input_schema");
-    cJSON_Delete(fn);
-    if (!ok) {
-        cJSON_Delete(t);
-        return NULL;
-    }
-    return t;
+    bool ok = t != NULL && fn != NULL && nr_json_add(t, "type", cJSON_CreateString("function")) &&
+              nr_json_add(fn, "name", cJSON_CreateString(name->valuestring)) &&
+              nr_codec_copy(fn, raw, "description") &&
+              nr_codec_copy_as(fn, "parameters", raw, "input_schema");
+    return nr_codec_nest(t, ok, "function", fn);
 }
 
 static cJSON *norm_tool_choice(const cJSON *tc)
 {
     const cJSON *type = nr_json_get(tc, "type");
-    if (is_str(type, "auto"))
+    if (nr_codec_is_str(type, "auto"))
         return cJSON_CreateString("auto");
-    if (is_str(type, "any"))
+    if (nr_codec_is_str(type, "any"))
         return cJSON_CreateString("required");
-    if (is_str(type, "none"))
+    if (nr_codec_is_str(type, "none"))
         return cJSON_CreateString("none");
     const cJSON *name = nr_json_get(tc, "name");
-    if (is_str(type, "tool") && cJSON_IsString(name)) {
+    if (nr_codec_is_str(type, "tool") && cJSON_IsString(name)) {
         cJSON *o = cJSON_CreateObject(), *f = cJSON_CreateObject();
-        if (o == NULL || f == NULL || !nr_json_add(f, "name", cJSON_CreateString(name->valuestring)) ||
-            !nr_json_add(o, "type", cJSON_CreateString("function"))) {
-            cJSON_Delete(o);
-            cJSON_Delete(f);
-            return NULL;
-        }
-        if (!nr_json_add(o, "function", f)) {
-            cJSON_Delete(o);
-            return NULL;
-        }
-        return o;
+        bool ok = o != NULL && f != NULL &&
+                  nr_json_add(f, "name", cJSON_CreateString(name->valuestring)) &&
+                  nr_json_add(o, "type", cJSON_CreateString("function"));
+        return nr_codec_nest(o, ok, "function", f);
     }
     return NULL;
 }
@@ -90,13 +69,6 @@ static cJSON *decode(const cJSON *content, nr_error *err)
         !nr_codec_check_type(ops, content, "tool_choice", cJSON_Object, "an object", err) ||
         !nr_codec_check_type(ops, content, "max_tokens", cJSON_Number, "a number", err))
         return NULL;
-    int i = 0;
-    for (const cJSON *m = messages->child; m != NULL; m = m->next, i++) {
-        if (!cJSON_IsString(nr_json_get(m, "role"))) {
-            nr_codec_bad(err, LABEL, "'messages[%d].role' must be a string", i);
-            return NULL;
-        }
-    }
     cJSON *ann = cJSON_CreateObject(), *msgs = cJSON_CreateArray();
     bool ok = ann != NULL && msgs != NULL;
     if (ok) {
@@ -164,7 +136,7 @@ static char *system_text(const cJSON *messages)
 {
     char *acc = NULL;
     for (const cJSON *m = cJSON_IsArray(messages) ? messages->child : NULL; m != NULL; m = m->next) {
-        if (!is_str(nr_json_get(m, "role"), "system"))
+        if (!nr_codec_is_str(nr_json_get(m, "role"), "system"))
             continue;
         char *t = nr_codec_text_of(nr_json_get(m, "content"));
         if (t == NULL)
@@ -189,29 +161,13 @@ static char *system_text(const cJSON *messages)
 static cJSON *anthropic_part(const cJSON *part)
 {
     const cJSON *url = nr_json_get(nr_json_get(part, "image_url"), "url");
-    if (!is_str(nr_json_get(part, "type"), "image_url") || !cJSON_IsString(url))
+    if (!nr_codec_is_str(nr_json_get(part, "type"), "image_url") || !cJSON_IsString(url))
         return nr_json_dup(part);
     cJSON *b = cJSON_CreateObject(), *src = cJSON_CreateObject();
-    if (b == NULL || src == NULL || !nr_json_add(src, "type", cJSON_CreateString("url")) ||
-        !nr_json_add(src, "url", cJSON_CreateString(url->valuestring)) ||
-        !nr_json_add(b, "type", cJSON_CreateString("image"))) {
-        cJSON_Delete(b);
-        cJSON_Delete(src);
-        return NULL;
-    }
-    if (!nr_json_add(b, "source", src)) {
-        cJSON_Delete(b);
-        return NULL;
-    }
-    return b;
-}
-
-static bool add_to(cJSON *arr, cJSON *item)
-{
-    if (item != NULL && cJSON_AddItemToArray(arr, item))
-        return true;
-    cJSON_Delete(item);
-    return false;
+    bool ok = b != NULL && src != NULL && nr_json_add(src, "type", cJSON_CreateString("url")) &&
+              nr_json_add(src, "url", cJSON_CreateString(url->valuestring)) &&
+              nr_json_add(b, "type", cJSON_CreateString("image"));
+    return nr_codec_nest(b, ok, "source", src);
 }
 
 /* An annotated message in Anthropic's shape: OpenAI-style tool results,
@@ -221,11 +177,11 @@ static cJSON *anthropic_message(const cJSON *m)
 {
     const cJSON *role = nr_json_get(m, "role"), *content = nr_json_get(m, "content");
     const cJSON *calls = nr_json_get(m, "tool_calls");
-    bool tool = is_str(role, "tool");
+    bool tool = nr_codec_is_str(role, "tool");
     bool has_calls = cJSON_IsArray(calls) && calls->child != NULL;
     bool has_image = false;
     for (const cJSON *p = cJSON_IsArray(content) ? content->child : NULL; p != NULL; p = p->next)
-        has_image = has_image || is_str(nr_json_get(p, "type"), "image_url");
+        has_image = has_image || nr_codec_is_str(nr_json_get(p, "type"), "image_url");
     if (!tool && !has_calls && !has_image)
         return nr_json_dup(m);
     cJSON *out = cJSON_CreateObject(), *blocks = cJSON_CreateArray();
@@ -237,15 +193,15 @@ static cJSON *anthropic_message(const cJSON *m)
         ok = ok && b != NULL && nr_json_add(b, "type", cJSON_CreateString("tool_result")) &&
              nr_json_add(b, "tool_use_id", cJSON_CreateString(cJSON_IsString(id) ? id->valuestring : "")) &&
              nr_codec_copy(b, m, "content");
-        ok = ok ? add_to(blocks, b) : (cJSON_Delete(b), false);
+        ok = ok ? nr_codec_append(blocks, b) : (cJSON_Delete(b), false);
     } else if (cJSON_IsString(content) && content->valuestring[0] != '\0') {
         cJSON *b = cJSON_CreateObject();
         ok = ok && b != NULL && nr_json_add(b, "type", cJSON_CreateString("text")) &&
              nr_json_add(b, "text", cJSON_CreateString(content->valuestring));
-        ok = ok ? add_to(blocks, b) : (cJSON_Delete(b), false);
+        ok = ok ? nr_codec_append(blocks, b) : (cJSON_Delete(b), false);
     } else if (cJSON_IsArray(content)) {
         for (const cJSON *p = content->child; ok && p != NULL; p = p->next)
-            ok = add_to(blocks, anthropic_part(p));
+            ok = nr_codec_append(blocks, anthropic_part(p));
     }
     for (const cJSON *c = has_calls ? calls->child : NULL; ok && c != NULL; c = c->next) {
         const cJSON *fn = nr_json_get(c, "function"), *args = nr_json_get(fn, "arguments");
@@ -262,18 +218,9 @@ static cJSON *anthropic_message(const cJSON *m)
              nr_json_add(b, "name", cJSON_CreateString(cJSON_IsString(name) ? name->valuestring : "")) &&
              nr_json_add(b, "input", input);
         input = NULL;
-        ok = ok ? add_to(blocks, b) : (cJSON_Delete(b), false);
+        ok = ok ? nr_codec_append(blocks, b) : (cJSON_Delete(b), false);
     }
-    if (ok) {
-        ok = nr_json_add(out, "content", blocks);
-        blocks = NULL;
-    }
-    cJSON_Delete(blocks);
-    if (!ok) {
-        cJSON_Delete(out);
-        return NULL;
-    }
-    return out;
+    return nr_codec_nest(out, ok, "content", blocks);
 }
 
 /* The non-system messages of ann, each kept verbatim from the original
@@ -283,9 +230,9 @@ static cJSON *encode_messages(const cJSON *ann_msgs)
     cJSON *arr = cJSON_CreateArray();
     bool ok = arr != NULL;
     for (const cJSON *m = ann_msgs->child; ok && m != NULL; m = m->next) {
-        if (is_str(nr_json_get(m, "role"), "system"))
+        if (nr_codec_is_str(nr_json_get(m, "role"), "system"))
             continue;
-        ok = add_to(arr, anthropic_message(m));
+        ok = nr_codec_append(arr, anthropic_message(m));
     }
     if (!ok) {
         cJSON_Delete(arr);
@@ -298,9 +245,9 @@ static bool non_system_equal(const cJSON *a, const cJSON *b)
 {
     const cJSON *x = cJSON_IsArray(a) ? a->child : NULL, *y = cJSON_IsArray(b) ? b->child : NULL;
     for (;;) {
-        while (x != NULL && is_str(nr_json_get(x, "role"), "system"))
+        while (x != NULL && nr_codec_is_str(nr_json_get(x, "role"), "system"))
             x = x->next;
-        while (y != NULL && is_str(nr_json_get(y, "role"), "system"))
+        while (y != NULL && nr_codec_is_str(nr_json_get(y, "role"), "system"))
             y = y->next;
         if (x == NULL || y == NULL)
             return x == y;
@@ -340,7 +287,7 @@ static cJSON *encode_tools(const cJSON *tools, const cJSON *original_tools)
                 item = NULL;
             }
         }
-        ok = add_to(arr, item);
+        ok = nr_codec_append(arr, item);
     }
     if (!ok) {
         cJSON_Delete(arr);
@@ -449,14 +396,14 @@ static cJSON *decode_response(const cJSON *r, nr_error *err)
     for (const cJSON *b = cJSON_IsArray(content) ? content->child : NULL; calls != NULL && ok && b != NULL;
          b = b->next) {
         const cJSON *bid = nr_json_get(b, "id"), *name = nr_json_get(b, "name");
-        if (!is_str(nr_json_get(b, "type"), "tool_use") || !cJSON_IsString(bid) || !cJSON_IsString(name))
+        if (!nr_codec_is_str(nr_json_get(b, "type"), "tool_use") || !cJSON_IsString(bid) || !cJSON_IsString(name))
             continue;
         const cJSON *input = nr_json_get(b, "input");
         cJSON *tc = cJSON_CreateObject();
         ok = tc != NULL && nr_json_add(tc, "id", nr_json_dup(bid)) &&
              nr_json_add(tc, "name", nr_json_dup(name)) &&
              nr_json_add(tc, "arguments", input != NULL ? nr_json_dup(input) : cJSON_CreateObject());
-        ok = ok ? add_to(calls, tc) : (cJSON_Delete(tc), false);
+        ok = ok ? nr_codec_append(calls, tc) : (cJSON_Delete(tc), false);
     }
     if (ok && calls != NULL && calls->child != NULL) {
         ok = nr_json_add(ann, "tool_calls", calls);

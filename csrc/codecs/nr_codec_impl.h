@@ -40,6 +40,15 @@ void nr_codec_bad(nr_error *err, const char *label, const char *fmt, ...)
 #endif
     ;
 
+/* Whether v is the string s. */
+bool nr_codec_is_str(const cJSON *v, const char *s);
+
+/* Appends item (taken in every case; NULL fails) to arr; false on failure. */
+bool nr_codec_append(cJSON *arr, cJSON *item);
+
+/* When ok, moves child under obj[key] and returns obj; otherwise, or if
+ * that fails, deletes both and returns NULL.  Takes obj and child. */
+cJSON *nr_codec_nest(cJSON *obj, bool ok, const char *key, cJSON *child);
 
 /* ann[key] when it is present, not null and differs from ref[key]. */
 const cJSON *nr_codec_changed(const cJSON *ann, const cJSON *ref, const char *key);
@@ -56,7 +65,8 @@ bool nr_codec_copy_rest(const nr_codec_ops *ops, cJSON *ann, const cJSON *conten
 bool nr_codec_check_type(const nr_codec_ops *ops, const cJSON *content, const char *key, int types,
                          const char *expected, nr_error *err);
 
-/* The messages array of a request, required: an array of objects. */
+/* The messages array of a request, required: an array of objects, each
+ * with a string "role". */
 const cJSON *nr_codec_messages(const nr_codec_ops *ops, const cJSON *content, const char *key,
                                nr_error *err);
 

@@ -33,13 +33,6 @@ static cJSON *decode(const cJSON *content, nr_error *err)
         !nr_codec_check_type(ops, content, "temperature", cJSON_Number, "a number", err) ||
         !nr_codec_check_type(ops, content, "max_tokens", cJSON_Number, "a number", err))
         return NULL;
-    int i = 0;
-    for (const cJSON *m = messages->child; m != NULL; m = m->next, i++) {
-        if (!cJSON_IsString(nr_json_get(m, "role"))) {
-            nr_codec_bad(err, LABEL, "'messages[%d].role' must be a string", i);
-            return NULL;
-        }
-    }
     cJSON *ann = cJSON_CreateObject();
     bool ok = ann != NULL && nr_json_add(ann, "messages", nr_json_dup(messages)) &&
               nr_codec_copy(ann, content, "model") &&

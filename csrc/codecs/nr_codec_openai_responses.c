@@ -28,19 +28,6 @@ const nr_codec_ops nr_codec_openai_responses = {"OpenAIResponsesCodec", LABEL, "
                                                 PASSTHROUGH, MODELED, NULL,
                                                 decode, apply, decode_response};
 
-static bool is_str(const cJSON *v, const char *s)
-{
-    return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
-}
-
-static bool add_to(cJSON *arr, cJSON *item)
-{
-    if (item != NULL && cJSON_AddItemToArray(arr, item))
-        return true;
-    cJSON_Delete(item);
-    return false;
-}
-
 /* {"type": "function", "function": {"name": ..., "arguments": ...}, "id"} */
 static cJSON *tool_call(const cJSON *id, const cJSON *name, const cJSON *args)
 {
@@ -51,22 +38,13 @@ static cJSON *tool_call(const cJSON *id, const cJSON *name, const cJSON *args)
               nr_json_add(f, "name", cJSON_CreateString(cJSON_IsString(name) ? name->valuestring : "")) &&
               nr_json_add(f, "arguments", cJSON_IsString(args) ? nr_json_dup(args)
                                                                : cJSON_CreateString("{}"));
-    if (ok) {
-        ok = nr_json_add(c, "function", f);
-        f = NULL;
-    }
-    cJSON_Delete(f);
-    if (!ok) {
-        cJSON_Delete(c);
-        return NULL;
-    }
-    return c;
+    return nr_codec_nest(c, ok, "function", f);
 }
 
 static cJSON *norm_part(const cJSON *p)
 {
     const cJSON *type = nr_json_get(p, "type");
-    if (is_str(type, "input_text") || is_str(type, "output_text")) {
+    if (nr_codec_is_str(type, "input_text") || nr_codec_is_str(type, "output_text")) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || !nr_json_add(o, "type", cJSON_CreateString("text")) ||
             !nr_codec_copy(o, p, "text")) {
@@ -76,20 +54,11 @@ static cJSON *norm_part(const cJSON *p)
         return o;
     }
     const cJSON *url = nr_json_get(p, "image_url");
-    if (is_str(type, "input_image") && cJSON_IsString(url)) {
+    if (nr_codec_is_str(type, "input_image") && cJSON_IsString(url)) {
         cJSON *o = cJSON_CreateObject(), *iu = cJSON_CreateObject();
         bool ok = o != NULL && iu != NULL && nr_json_add(o, "type", cJSON_CreateString("image_url")) &&
                   nr_json_add(iu, "url", nr_json_dup(url)) && nr_codec_copy(iu, p, "detail");
-        if (ok) {
-            ok = nr_json_add(o, "image_url", iu);
-            iu = NULL;
-        }
-        cJSON_Delete(iu);
-        if (!ok) {
-            cJSON_Delete(o);
-            return NULL;
-        }
-        return o;
+        return nr_codec_nest(o, ok, "image_url", iu);
     }
     return nr_json_dup(p);
 }
@@ -100,7 +69,7 @@ static cJSON *norm_content(const cJSON *c)
         return c != NULL ? nr_json_dup(c) : cJSON_CreateNull();
     cJSON *arr = cJSON_CreateArray();
     for (const cJSON *p = c->child; arr != NULL && p != NULL; p = p->next)
-        if (!add_to(arr, norm_part(p))) {
+        if (!nr_codec_append(arr, norm_part(p))) {
             cJSON_Delete(arr);
             return NULL;
         }
@@ -121,20 +90,20 @@ static cJSON *norm_item(const cJSON *item, int i, nr_error *err)
         m = cJSON_CreateObject();
         ok = m != NULL && nr_json_add(m, "role", nr_json_dup(role)) &&
              nr_json_add(m, "content", norm_content(nr_json_get(item, "content")));
-    } else if (is_str(type, "function_call")) {
+    } else if (nr_codec_is_str(type, "function_call")) {
         cJSON *calls = cJSON_CreateArray();
         m = cJSON_CreateObject();
         const cJSON *id = nr_json_get(item, "call_id");
         ok = m != NULL && calls != NULL && nr_json_add(m, "role", cJSON_CreateString("assistant")) &&
              nr_json_add(m, "content", cJSON_CreateNull()) &&
-             add_to(calls, tool_call(cJSON_IsString(id) ? id : nr_json_get(item, "id"),
+             nr_codec_append(calls, tool_call(cJSON_IsString(id) ? id : nr_json_get(item, "id"),
                                      nr_json_get(item, "name"), nr_json_get(item, "arguments")));
         if (ok) {
             ok = nr_json_add(m, "tool_calls", calls);
             calls = NULL;
         }
         cJSON_Delete(calls);
-    } else if (is_str(type, "function_call_output")) {
+    } else if (nr_codec_is_str(type, "function_call_output")) {
         m = cJSON_CreateObject();
         ok = m != NULL && nr_json_add(m, "role", cJSON_CreateString("tool")) &&
              nr_codec_copy_as(m, "tool_call_id", item, "call_id") &&
@@ -156,42 +125,24 @@ static cJSON *norm_item(const cJSON *item, int i, nr_error *err)
 static cJSON *norm_tool(const cJSON *t)
 {
     const cJSON *name = nr_json_get(t, "name");
-    if (!is_str(nr_json_get(t, "type"), "function") || !cJSON_IsString(name))
+    if (!nr_codec_is_str(nr_json_get(t, "type"), "function") || !cJSON_IsString(name))
         return nr_json_dup(t);
     cJSON *o = cJSON_CreateObject(), *f = cJSON_CreateObject();
     bool ok = o != NULL && f != NULL && nr_json_add(o, "type", cJSON_CreateString("function")) &&
               nr_codec_copy(f, t, "name") && nr_codec_copy(f, t, "description") &&
               nr_codec_copy(f, t, "parameters");
-    if (ok) {
-        ok = nr_json_add(o, "function", f);
-        f = NULL;
-    }
-    cJSON_Delete(f);
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
+    return nr_codec_nest(o, ok, "function", f);
 }
 
 static cJSON *norm_tool_choice(const cJSON *tc)
 {
     const cJSON *name = nr_json_get(tc, "name");
-    if (!cJSON_IsObject(tc) || !is_str(nr_json_get(tc, "type"), "function") || !cJSON_IsString(name))
+    if (!cJSON_IsObject(tc) || !nr_codec_is_str(nr_json_get(tc, "type"), "function") || !cJSON_IsString(name))
         return nr_json_dup(tc);
     cJSON *o = cJSON_CreateObject(), *f = cJSON_CreateObject();
     bool ok = o != NULL && f != NULL && nr_json_add(o, "type", cJSON_CreateString("function")) &&
               nr_json_add(f, "name", nr_json_dup(name));
-    if (ok) {
-        ok = nr_json_add(o, "function", f);
-        f = NULL;
-    }
-    cJSON_Delete(f);
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
+    return nr_codec_nest(o, ok, "function", f);
 }
 
 static cJSON *decode(const cJSON *content, nr_error *err)
@@ -219,13 +170,13 @@ static cJSON *decode(const cJSON *content, nr_error *err)
         cJSON *s = cJSON_CreateObject();
         ok = s != NULL && nr_json_add(s, "role", cJSON_CreateString("system")) &&
              nr_json_add(s, "content", nr_json_dup(instr));
-        ok = ok ? add_to(msgs, s) : (cJSON_Delete(s), false);
+        ok = ok ? nr_codec_append(msgs, s) : (cJSON_Delete(s), false);
     }
     if (ok && cJSON_IsString(input)) {
         cJSON *u = cJSON_CreateObject();
         ok = u != NULL && nr_json_add(u, "role", cJSON_CreateString("user")) &&
              nr_json_add(u, "content", nr_json_dup(input));
-        ok = ok ? add_to(msgs, u) : (cJSON_Delete(u), false);
+        ok = ok ? nr_codec_append(msgs, u) : (cJSON_Delete(u), false);
     }
     int i = 0;
     for (const cJSON *it = cJSON_IsArray(input) ? input->child : NULL; ok && it != NULL;
@@ -236,7 +187,7 @@ static cJSON *decode(const cJSON *content, nr_error *err)
             cJSON_Delete(msgs);
             return NULL;
         }
-        ok = add_to(msgs, m);
+        ok = nr_codec_append(msgs, m);
     }
     if (ok) {
         ok = nr_json_add(ann, "messages", msgs);
@@ -249,7 +200,7 @@ static cJSON *decode(const cJSON *content, nr_error *err)
         cJSON *arr = cJSON_CreateArray();
         ok = arr != NULL;
         for (const cJSON *t = tools->child; ok && t != NULL; t = t->next)
-            ok = add_to(arr, norm_tool(t));
+            ok = nr_codec_append(arr, norm_tool(t));
         ok = ok ? nr_json_add(ann, "tools", arr) : (cJSON_Delete(arr), false);
     }
     const cJSON *tc = nr_json_get(content, "tool_choice");
@@ -269,7 +220,7 @@ static cJSON *decode(const cJSON *content, nr_error *err)
 static cJSON *raw_part(const cJSON *p, bool assistant)
 {
     const cJSON *type = nr_json_get(p, "type");
-    if (is_str(type, "text")) {
+    if (nr_codec_is_str(type, "text")) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL ||
             !nr_json_add(o, "type", cJSON_CreateString(assistant ? "output_text" : "input_text")) ||
@@ -280,7 +231,7 @@ static cJSON *raw_part(const cJSON *p, bool assistant)
         return o;
     }
     const cJSON *iu = nr_json_get(p, "image_url");
-    if (is_str(type, "image_url") && cJSON_IsString(nr_json_get(iu, "url"))) {
+    if (nr_codec_is_str(type, "image_url") && cJSON_IsString(nr_json_get(iu, "url"))) {
         cJSON *o = cJSON_CreateObject();
         if (o == NULL || !nr_json_add(o, "type", cJSON_CreateString("input_image")) ||
             !nr_codec_copy_as(o, "image_url", iu, "url") || !nr_codec_copy(o, iu, "detail")) {
@@ -297,8 +248,8 @@ static bool add_items(cJSON *items, const cJSON *m)
 {
     const cJSON *role = nr_json_get(m, "role"), *content = nr_json_get(m, "content");
     if (!cJSON_IsString(role))
-        return add_to(items, nr_json_dup(m));
-    if (is_str(role, "tool")) {
+        return nr_codec_append(items, nr_json_dup(m));
+    if (nr_codec_is_str(role, "tool")) {
         cJSON *o = cJSON_CreateObject();
         bool ok = o != NULL && nr_json_add(o, "type", cJSON_CreateString("function_call_output")) &&
                   nr_codec_copy_as(o, "call_id", m, "tool_call_id");
@@ -309,9 +260,9 @@ static bool add_items(cJSON *items, const cJSON *m)
                                                                     : cJSON_CreateString(""));
             free(text);
         }
-        return ok ? add_to(items, o) : (cJSON_Delete(o), false);
+        return ok ? nr_codec_append(items, o) : (cJSON_Delete(o), false);
     }
-    bool assistant = is_str(role, "assistant");
+    bool assistant = nr_codec_is_str(role, "assistant");
     const cJSON *calls = nr_json_get(m, "tool_calls");
     bool has_content = cJSON_IsArray(content) || (cJSON_IsString(content) &&
                                                   (content->valuestring[0] != '\0' || calls == NULL));
@@ -322,12 +273,12 @@ static bool add_items(cJSON *items, const cJSON *m)
             cJSON *parts = cJSON_CreateArray();
             ok = parts != NULL;
             for (const cJSON *p = content->child; ok && p != NULL; p = p->next)
-                ok = add_to(parts, raw_part(p, assistant));
+                ok = nr_codec_append(parts, raw_part(p, assistant));
             ok = ok ? nr_json_add(o, "content", parts) : (cJSON_Delete(parts), false);
         } else if (ok) {
             ok = nr_json_add(o, "content", nr_json_dup(content));
         }
-        if (!(ok ? add_to(items, o) : (cJSON_Delete(o), false)))
+        if (!(ok ? nr_codec_append(items, o) : (cJSON_Delete(o), false)))
             return false;
     }
     for (const cJSON *c = cJSON_IsArray(calls) ? calls->child : NULL; c != NULL; c = c->next) {
@@ -336,7 +287,7 @@ static bool add_items(cJSON *items, const cJSON *m)
         bool ok = o != NULL && nr_json_add(o, "type", cJSON_CreateString("function_call")) &&
                   nr_codec_copy_as(o, "call_id", c, "id") && nr_codec_copy(o, fn, "name") &&
                   nr_codec_copy(o, fn, "arguments");
-        if (!(ok ? add_to(items, o) : (cJSON_Delete(o), false)))
+        if (!(ok ? nr_codec_append(items, o) : (cJSON_Delete(o), false)))
             return false;
     }
     return true;
@@ -354,7 +305,7 @@ static cJSON *encode_input(const cJSON *ann_msgs, int from, const cJSON *ref_msg
     const cJSON *o = cJSON_IsArray(orig_input) ? orig_input->child : NULL;
     for (; ok && m != NULL; m = m->next) {
         if (r != NULL && o != NULL && cJSON_Compare(m, r, true))
-            ok = add_to(items, nr_json_dup(o));
+            ok = nr_codec_append(items, nr_json_dup(o));
         else
             ok = add_items(items, m);
         r = r != NULL ? r->next : NULL;
@@ -400,7 +351,7 @@ static bool apply(const cJSON *ann, const cJSON *ref, const cJSON *original, cJS
         if (cJSON_IsString(nr_json_get(original, "instructions"))) {
             ref_from = 1;
             const cJSON *first = cJSON_GetArrayItem(msgs, 0);
-            if (is_str(nr_json_get(first, "role"), "system")) {
+            if (nr_codec_is_str(nr_json_get(first, "role"), "system")) {
                 from = 1;
                 char *text = nr_codec_text_of(nr_json_get(first, "content"));
                 ok = nr_codec_set(out, "instructions", cJSON_CreateString(text != NULL ? text : ""));
@@ -424,7 +375,7 @@ static bool apply(const cJSON *ann, const cJSON *ref, const cJSON *original, cJS
         cJSON *arr = cJSON_CreateArray();
         ok = arr != NULL;
         for (const cJSON *t = v->child; ok && t != NULL; t = t->next)
-            ok = add_to(arr, raw_tool(t, nr_json_get(original, "tools")));
+            ok = nr_codec_append(arr, raw_tool(t, nr_json_get(original, "tools")));
         ok = ok ? nr_codec_set(out, "tools", arr) : (cJSON_Delete(arr), false);
     }
     v = nr_codec_changed(ann, ref, "tool_choice");
@@ -489,13 +440,13 @@ static cJSON *decode_response(const cJSON *r, nr_error *err)
         ok = nr_json_add(ann, "model", nr_json_dup(model));
     for (const cJSON *it = cJSON_IsArray(output) ? output->child : NULL; ok && it != NULL; it = it->next) {
         const cJSON *type = nr_json_get(it, "type");
-        if (is_str(type, "message")) {
+        if (nr_codec_is_str(type, "message")) {
             const cJSON *parts = nr_json_get(it, "content");
             for (const cJSON *p = cJSON_IsArray(parts) ? parts->child : NULL; ok && p != NULL; p = p->next)
-                if (is_str(nr_json_get(p, "type"), "output_text") &&
+                if (nr_codec_is_str(nr_json_get(p, "type"), "output_text") &&
                     cJSON_IsString(nr_json_get(p, "text")))
-                    ok = add_to(texts, nr_json_dup(p));
-        } else if (is_str(type, "function_call") && cJSON_IsString(nr_json_get(it, "name"))) {
+                    ok = nr_codec_append(texts, nr_json_dup(p));
+        } else if (nr_codec_is_str(type, "function_call") && cJSON_IsString(nr_json_get(it, "name"))) {
             const cJSON *cid = nr_json_get(it, "call_id"), *args = nr_json_get(it, "arguments");
             cJSON *tc = cJSON_CreateObject();
             ok = tc != NULL &&
@@ -504,7 +455,7 @@ static cJSON *decode_response(const cJSON *r, nr_error *err)
                  nr_json_add(tc, "arguments", cJSON_IsString(args)
                                                   ? nr_codec_parse_arguments(args->valuestring)
                                                   : cJSON_CreateObject());
-            ok = ok ? add_to(calls, tc) : (cJSON_Delete(tc), false);
+            ok = ok ? nr_codec_append(calls, tc) : (cJSON_Delete(tc), false);
         }
     }
     char *text = ok ? nr_codec_text_of(texts) : NULL;

@@ -100,11 +100,6 @@ static slot *find_slot(nr_stream_agg *a, int choice, int index)
     return NULL;
 }
 
-static bool is_str(const cJSON *v, const char *s)
-{
-    return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
-}
-
 static int int_of(const cJSON *v, int dflt)
 {
     return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e6 ? (int)v->valuedouble : dflt;
@@ -240,12 +235,12 @@ static void observe_responses(nr_stream_agg *a, const cJSON *ev)
     }
     int idx = int_of(nr_json_get(ev, "output_index"), 0);
     const cJSON *item = nr_json_get(ev, "item");
-    if (cJSON_IsObject(item) && (is_str(type, "response.output_item.added") ||
-                                 is_str(type, "response.output_item.done"))) {
+    if (cJSON_IsObject(item) && (nr_codec_is_str(type, "response.output_item.added") ||
+                                 nr_codec_is_str(type, "response.output_item.done"))) {
         slot *s = find_slot(a, 0, idx);
         if (s != NULL) {
             replace(&s->item, item);
-            if (is_str(type, "response.output_item.done")) {
+            if (nr_codec_is_str(type, "response.output_item.done")) {
                 free(s->text.s);
                 s->text = (strbuf){0}; /* the item is complete: no deltas needed */
             }
@@ -253,8 +248,8 @@ static void observe_responses(nr_stream_agg *a, const cJSON *ev)
         return;
     }
     const cJSON *delta = nr_json_get(ev, "delta");
-    if (cJSON_IsString(delta) && (is_str(type, "response.output_text.delta") ||
-                                  is_str(type, "response.function_call_arguments.delta"))) {
+    if (cJSON_IsString(delta) && (nr_codec_is_str(type, "response.output_text.delta") ||
+                                  nr_codec_is_str(type, "response.function_call_arguments.delta"))) {
         slot *s = find_slot(a, 0, idx);
         if (s != NULL)
             sb_add(&s->text, delta->valuestring);
@@ -288,7 +283,7 @@ static cJSON *result_responses(const nr_stream_agg *a)
         }
         cJSON *it = s->item != NULL ? nr_json_dup(s->item) : cJSON_Parse("{\"type\":\"message\",\"role\":\"assistant\"}");
         if (s->text.s != NULL && it != NULL) {
-            if (is_str(nr_json_get(it, "type"), "function_call")) {
+            if (nr_codec_is_str(nr_json_get(it, "type"), "function_call")) {
                 nr_codec_set(it, "arguments", cJSON_CreateString(s->text.s));
             } else {
                 cJSON *parts = cJSON_CreateArray(), *p = cJSON_CreateObject();
@@ -370,14 +365,14 @@ static cJSON *result_anthropic(const nr_stream_agg *a)
             continue;
         cJSON *b = s->item != NULL ? nr_json_dup(s->item) : cJSON_Parse("{\"type\":\"text\"}");
         const cJSON *bt = nr_json_get(b, "type");
-        if (is_str(bt, "tool_use") || is_str(bt, "server_tool_use")) {
+        if (nr_codec_is_str(bt, "tool_use") || nr_codec_is_str(bt, "server_tool_use")) {
             cJSON *input = s->text.s != NULL ? nr_json_parse(s->text.s, s->text.len, "tool input", NULL)
                                              : NULL;
             if (input != NULL)
                 nr_codec_set(b, "input", input);
-        } else if (is_str(bt, "thinking")) {
+        } else if (nr_codec_is_str(bt, "thinking")) {
             nr_codec_set(b, "thinking", cJSON_CreateString(s->text.s != NULL ? s->text.s : ""));
-        } else if (s->text.s != NULL || is_str(bt, "text")) {
+        } else if (s->text.s != NULL || nr_codec_is_str(bt, "text")) {
             nr_codec_set(b, "text", cJSON_CreateString(s->text.s != NULL ? s->text.s : ""));
         }
         cJSON_AddItemToArray(blocks, b);

@@ -23,6 +23,11 @@ static void fork_parent(void) { pthread_mutex_unlock(&g_dl_lock); }
  * recursive mutex remembers its owner's thread id, which changed. */
 static void fork_child(void) { lock_init(); }
 
+/* Registered lazily, after the runtime's handlers, so a fork takes this lock
+ * before any runtime lock.  That order is relied on: the loader never holds
+ * a runtime lock around dlopen/dlclose, while a thread inside dlopen (or
+ * under a sanitizer's fork interceptor) may still need other locks; taking
+ * this lock last instead was seen to hang the fork test under ASan. */
 static void init_once(void)
 {
     lock_init();

@@ -305,22 +305,32 @@ static PyObject *wrong_type(const char *codec, const char *method, PyObject *r, 
     return NULL;
 }
 
+/* Calls obj.method(arg) and stores the JSON of its result, which must pass
+ * is_annotated, in *out.  Takes arg (NULL: making it failed, exception
+ * set).  Call with the GIL held. */
+static NemoRelayStatus decode_with(PyObject *obj, const char *name, const char *method,
+                                   PyObject *arg, int (*is_annotated)(PyObject *),
+                                   const char *expected, nr_value **out, nr_error *err)
+{
+    PyObject *r = arg != NULL ? call_codec(obj, name, method, &arg, 1) : NULL;
+    Py_XDECREF(arg);
+    if (r != NULL && !is_annotated(r))
+        r = wrong_type(name, method, r, expected);
+    cJSON *j = r != NULL ? cJSON_Duplicate(nr_py_annotated_json(r), true) : NULL;
+    Py_XDECREF(r);
+    if (j == NULL)
+        return PyErr_Occurred() ? nr_py_capture_exception(err, NULL) : nr_error_nomem(err);
+    *out = nr_value_from_json(j);
+    return *out != NULL ? NEMO_RELAY_STATUS_OK : nr_error_nomem(err);
+}
+
 static NemoRelayStatus py_decode(void *ud, nr_value *request, nr_value **out, nr_error *err)
 {
     nr_py_codecs *c = ud;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *req = nr_py_llm_request_from_value(request, "LLM request");
-    PyObject *r = req != NULL ? call_codec(c->codec_obj, c->codec_name, "decode", &req, 1) : NULL;
-    Py_XDECREF(req);
-    if (r != NULL && !nr_py_is_annotated_request(r))
-        r = wrong_type(c->codec_name, "decode", r, "AnnotatedLLMRequest");
-    cJSON *j = r != NULL ? cJSON_Duplicate(nr_py_annotated_json(r), true) : NULL;
-    Py_XDECREF(r);
-    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
-    if (j != NULL && (*out = nr_value_from_json(j)) == NULL)
-        st = nr_error_nomem(err);
-    else if (j == NULL)
-        st = PyErr_Occurred() ? nr_py_capture_exception(err, NULL) : nr_error_nomem(err);
+    NemoRelayStatus st = decode_with(c->codec_obj, c->codec_name, "decode",
+                                     nr_py_llm_request_from_value(request, "LLM request"),
+                                     nr_py_is_annotated_request, "AnnotatedLLMRequest", out, err);
     PyGILState_Release(g);
     return st;
 }
@@ -372,19 +382,9 @@ static NemoRelayStatus py_decode_response(void *ud, nr_value *response, nr_value
 {
     nr_py_codecs *c = ud;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *resp = nr_py_value_to_py(response);
-    PyObject *r = resp != NULL ? call_codec(c->rcodec_obj, c->rcodec_name, "decode_response", &resp, 1)
-                               : NULL;
-    Py_XDECREF(resp);
-    if (r != NULL && !nr_py_is_annotated_response(r))
-        r = wrong_type(c->rcodec_name, "decode_response", r, "AnnotatedLLMResponse");
-    cJSON *j = r != NULL ? cJSON_Duplicate(nr_py_annotated_json(r), true) : NULL;
-    Py_XDECREF(r);
-    NemoRelayStatus st = NEMO_RELAY_STATUS_OK;
-    if (j != NULL && (*out = nr_value_from_json(j)) == NULL)
-        st = nr_error_nomem(err);
-    else if (j == NULL)
-        st = PyErr_Occurred() ? nr_py_capture_exception(err, NULL) : nr_error_nomem(err);
+    NemoRelayStatus st = decode_with(c->rcodec_obj, c->rcodec_name, "decode_response",
+                                     nr_py_value_to_py(response), nr_py_is_annotated_response,
+                                     "AnnotatedLLMResponse", out, err);
     PyGILState_Release(g);
     return st;
 }

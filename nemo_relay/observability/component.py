@@ -92,6 +92,12 @@ def _check_str(section: str, value: dict[str, Any], key: str, out: list[Diagnost
         _diag(out, "error", "unsupported_value", key, f"'{section}.{key}' must be a string")
 
 
+def _check_timeout(value: dict[str, Any], field: str, where: str, out: list[Diagnostic]) -> None:
+    t = value.get("timeout_millis", 3000)
+    if not _is_int(t) or t <= 0:
+        _diag(out, "error", "unsupported_value", field, f"{where}.timeout_millis must be a positive integer")
+
+
 def _check_atof(section: str, value: dict[str, Any], out: list[Diagnostic]) -> None:
     for key in ("output_directory", "filename"):
         _check_str(section, value, key, out)
@@ -149,20 +155,14 @@ def _check_atif(section: str, value: dict[str, Any], out: list[Diagnostic]) -> N
             if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https"):
                 _diag(out, "error", "unsupported_value", "storage",
                       f"atif.storage[{i}].endpoint must be an http(s) URL")
-            t = st.get("timeout_millis", 3000)
-            if not _is_int(t) or t <= 0:
-                _diag(out, "error", "unsupported_value", "storage",
-                      f"atif.storage[{i}].timeout_millis must be a positive integer")
+            _check_timeout(st, "storage", f"atif.storage[{i}]", out)
 
 
 def _check_otlp(section: str, value: dict[str, Any], out: list[Diagnostic]) -> None:
     if value.get("transport", "http_binary") not in TRANSPORTS:
         _diag(out, "error", "unsupported_value", "transport",
               f"{section}.transport must be one of {', '.join(TRANSPORTS)}")
-    t = value.get("timeout_millis", 3000)
-    if not _is_int(t) or t <= 0:
-        _diag(out, "error", "unsupported_value", "timeout_millis",
-              f"{section}.timeout_millis must be a positive integer")
+    _check_timeout(value, "timeout_millis", section, out)
     ep = value.get("endpoint")
     if ep is not None and (not isinstance(ep, str) or "://" not in ep):
         _diag(out, "error", "unsupported_value", "endpoint", f"{section}.endpoint must be a URL")
