@@ -15,10 +15,11 @@ the real values and the caller still gets the real result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
 from . import plugin as _plugin
+from ._config_json import plain as _plain
 
 __all__ = [
     "DETECTORS",
@@ -61,20 +62,6 @@ class ConfigReport(TypedDict):
 def _object(fields_: dict[str, Any]) -> dict[str, Any]:
     """A JSON object of the given members, None members left out."""
     return {k: _plain(v) for k, v in fields_.items() if v is not None}
-
-
-def _plain(value: Any) -> Any:
-    """JSON-shaped copy: dataclasses and objects with to_dict become dicts; None members go."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)
-                if getattr(value, f.name) is not None}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    return value
 
 
 @dataclass(slots=True)

@@ -22,10 +22,11 @@ estimate.  Catalogs are checked and costed in C (csrc/codecs/nr_pricing.c).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, cast
 
 from . import plugin as _plugin
+from ._config_json import plain as _plain
 
 __all__ = [
     "PRICING_PLUGIN_KIND",
@@ -68,21 +69,6 @@ class ConfigReport(TypedDict):
     """What ``validate_config`` returns."""
 
     diagnostics: list[ConfigDiagnostic]
-
-
-def _plain(value: object) -> Any:
-    """JSON form of the config objects: dataclasses and ``to_dict`` holders
-    become dicts, and unset (None) fields are left out."""
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict) and not isinstance(value, type):
-        return to_dict()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(v) for f in fields(value) if (v := getattr(value, f.name)) is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    return value
 
 
 def _object(**items: object) -> JsonObject:

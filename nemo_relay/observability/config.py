@@ -3,30 +3,17 @@ upstream's helpers shape them (``to_dict()`` gives the component's JSON)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from ..plugin import ConfigPolicy
 from .atof import AtofEndpointConfig
+from .._config_json import plain as _plain
 
 __all__ = ["AtofConfig", "AtifConfig", "HttpStorageConfig", "S3StorageConfig", "OtlpConfig",
            "ObservabilityConfig", "OBSERVABILITY_PLUGIN_KIND", "ComponentSpec"]
 
 OBSERVABILITY_PLUGIN_KIND = "observability"
-
-
-def _plain(value: Any) -> Any:
-    """value as JSON, dropping None members (a field left unset)."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)
-                if getattr(value, f.name) is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    return value
 
 
 @dataclass(slots=True)
