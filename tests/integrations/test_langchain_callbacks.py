@@ -100,6 +100,7 @@ def test_a_chain_and_its_chat_model_become_an_agent_scope_and_an_llm_call(events
     llm_start = events.one("GenericFakeChatModel", "start")
     assert llm_start.parent_uuid == chain_start.uuid
     assert llm_start.data["content"]["messages"][0]["data"]["content"] == "weather in Paris?"
+    assert llm_start.annotated_request.messages == [{"role": "user", "content": "weather in Paris?"}]
     llm_end = end_of(events.events, llm_start)
     assert llm_end.data["messages"][0]["data"]["content"] == "Paris is sunny"
     assert llm_end.annotated_response.response_text() == "Paris is sunny"

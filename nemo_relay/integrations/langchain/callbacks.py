@@ -330,6 +330,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
         parent_run_id: UUID | None,
         tags: list[str] | None,
         metadata: dict[str, Any] | None,
+        codec: Any = None,
     ) -> None:
         parent = self._parent(parent_run_id)
         if _managed.take("llm"):
@@ -342,6 +343,7 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
                 handle=parent,  # type: ignore[arg-type]  # any handle can parent a call
                 model_name=name,
                 metadata=_run_metadata(run_id, tags, metadata),
+                codec=codec,
             )
         except Exception:
             _logger.warning("nemo_relay: could not record the start of LLM run %r", name, exc_info=True)
@@ -366,7 +368,8 @@ class NemoRelayCallbackHandler(BaseCallbackHandler):
         if params:
             content["invocation_params"] = to_json(params)
         name = _llm_name(serialized, metadata, kwargs)
-        self._start_llm(name, content, run_id, parent_run_id, tags, metadata)
+        # chat messages have an annotated view (a completion prompt has none)
+        self._start_llm(name, content, run_id, parent_run_id, tags, metadata, codec=CODEC)
 
     def on_llm_start(
         self,
