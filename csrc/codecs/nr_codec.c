@@ -161,7 +161,7 @@ const cJSON *nr_codec_messages(const nr_codec_ops *ops, const cJSON *content, co
     return m;
 }
 
-static bool is_text_part(const cJSON *part)
+bool nr_codec_is_text_part(const cJSON *part)
 {
     const cJSON *t = nr_json_get(part, "type");
     return cJSON_IsString(t) && (strcmp(t->valuestring, "text") == 0 ||
@@ -179,7 +179,7 @@ char *nr_codec_text_of(const cJSON *content)
     int n = 0;
     for (const cJSON *p = content->child; p != NULL; p = p->next) {
         const cJSON *t = nr_json_get(p, "text");
-        if (is_text_part(p) && cJSON_IsString(t)) {
+        if (nr_codec_is_text_part(p) && cJSON_IsString(t)) {
             len += strlen(t->valuestring) + 1;
             n++;
         }
@@ -191,7 +191,7 @@ char *nr_codec_text_of(const cJSON *content)
         return NULL;
     for (const cJSON *p = content->child; p != NULL; p = p->next) {
         const cJSON *t = nr_json_get(p, "text");
-        if (is_text_part(p) && cJSON_IsString(t)) {
+        if (nr_codec_is_text_part(p) && cJSON_IsString(t)) {
             if (w != out)
                 *w++ = '\n';
             size_t l = strlen(t->valuestring);

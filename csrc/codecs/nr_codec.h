@@ -38,12 +38,16 @@ typedef enum nr_codec_id {
     NR_CODEC_COUNT
 } nr_codec_id;
 
+/* Whether a content part carries text ("text", "input_text", "output_text"). */
+bool nr_codec_is_text_part(const cJSON *part);
+
 /* The class name of a codec ("OpenAIChatCodec", ...). */
 const char *nr_codec_name(nr_codec_id id);
 /* The provider a codec's models are priced under ("openai", "anthropic"). */
 const char *nr_codec_provider(nr_codec_id id);
 
-/* Request content (a JSON object) -> annotated request. */
+/* Request content (a JSON object, borrowed) -> annotated request: a new tree
+ * the caller frees, or NULL with err set. */
 cJSON *nr_codec_decode(nr_codec_id id, const cJSON *content, nr_error *err);
 
 /* The annotated request's edits relative to decode(original), applied to
@@ -53,7 +57,9 @@ cJSON *nr_codec_decode(nr_codec_id id, const cJSON *content, nr_error *err);
 cJSON *nr_codec_encode(nr_codec_id id, const cJSON *annotated, const cJSON *original,
                        const cJSON *target, nr_error *err);
 
-/* A provider response (a JSON object) -> annotated response (no cost). */
+/* A provider response (a JSON object, borrowed) -> annotated response, with a
+ * cost estimate when a pricing catalog matches: a new tree the caller frees,
+ * or NULL with err set. */
 cJSON *nr_codec_decode_response(nr_codec_id id, const cJSON *response, nr_error *err);
 
 /* The codec whose provider format a request body / a response looks like

@@ -41,7 +41,9 @@
 #define HOST_DATA ELFDATA2LSB
 #endif
 
-const char *nr_elf_machine_name(unsigned machine, int is64)
+/* A short name for an ELF e_machine value, e.g. "aarch64"; NULL when
+ * unknown.  is64 picks between 32- and 64-bit names of one machine. */
+static const char *elf_machine_name(unsigned machine, int is64)
 {
     switch (machine) {
     case EM_X86_64: return "x86_64";
@@ -62,7 +64,7 @@ const char *nr_elf_machine_name(unsigned machine, int is64)
 /* "aarch64" or "machine 1234" into buf. */
 static const char *machine_text(unsigned machine, int is64, char *buf, size_t size)
 {
-    const char *name = nr_elf_machine_name(machine, is64);
+    const char *name = elf_machine_name(machine, is64);
     if (name != NULL)
         return name;
     snprintf(buf, size, "ELF machine %u", machine);

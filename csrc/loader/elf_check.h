@@ -14,8 +14,5 @@
  * the caller annotates it with the check name ("architecture"). */
 NemoRelayStatus nr_elf_check_library(const char *library_path, nr_error *err);
 
-/* A short name for an ELF e_machine value, e.g. "aarch64"; NULL when
- * unknown.  is64 picks between 32- and 64-bit names of one machine. */
-const char *nr_elf_machine_name(unsigned machine, int is64);
 
 #endif /* NR_ELF_CHECK_H */

@@ -97,13 +97,11 @@ static int put_extra(cJSON *obj, PyObject *extra, bool (*typed)(const char *))
     }
     while (j->child != NULL) {
         cJSON *it = cJSON_DetachItemViaPointer(j, j->child);
-        if (!nr_codec_set(obj, it->string, cJSON_Duplicate(it, true))) {
-            cJSON_Delete(it);
+        if (!nr_codec_set(obj, it->string, it)) { /* takes it in every case */
             cJSON_Delete(j);
             PyErr_NoMemory();
             return -1;
         }
-        cJSON_Delete(it);
     }
     cJSON_Delete(j);
     return 0;
@@ -161,10 +159,8 @@ static const char *first_text(const cJSON *content)
     if (cJSON_IsString(content))
         return content->valuestring;
     for (const cJSON *p = cJSON_IsArray(content) ? content->child : NULL; p != NULL; p = p->next) {
-        const cJSON *t = nr_json_get(p, "text"), *type = nr_json_get(p, "type");
-        if (cJSON_IsString(t) && cJSON_IsString(type) &&
-            (strcmp(type->valuestring, "text") == 0 || strcmp(type->valuestring, "input_text") == 0 ||
-             strcmp(type->valuestring, "output_text") == 0))
+        const cJSON *t = nr_json_get(p, "text");
+        if (cJSON_IsString(t) && nr_codec_is_text_part(p))
             return t->valuestring;
     }
     return NULL;
@@ -466,8 +462,9 @@ static int check_response(cJSON *j)
     cJSON *fr = cJSON_GetObjectItemCaseSensitive(j, "finish_reason");
     if (cJSON_IsString(fr) && !nr_codec_key_in(fr->valuestring, KNOWN_FINISH)) {
         cJSON *o = cJSON_CreateObject();
-        if (o == NULL || !nr_json_add(o, "unknown", cJSON_CreateString(fr->valuestring)) ||
-            !nr_codec_set(j, "finish_reason", o)) {
+        if (o != NULL && !nr_json_add(o, "unknown", cJSON_CreateString(fr->valuestring)))
+            cJSON_Delete(o), o = NULL;
+        if (o == NULL || !nr_codec_set(j, "finish_reason", o)) { /* nr_codec_set takes o */
             PyErr_NoMemory();
             return -1;
         }

@@ -32,11 +32,6 @@ static int builtin_id(PyObject *obj)
     return -1;
 }
 
-static PyObject *raise_err(nr_error *err)
-{
-    return nr_py_raise(err);
-}
-
 static PyObject *codec_decode(PyObject *self, PyObject *request)
 {
     if (!nr_py_is_llm_request(request))
@@ -47,7 +42,7 @@ static PyObject *codec_decode(PyObject *self, PyObject *request)
         return NULL;
     nr_error err = NR_ERROR_INIT;
     cJSON *ann = nr_codec_decode((nr_codec_id)builtin_id(self), content, &err);
-    return ann != NULL ? nr_py_annotated_request_wrap(ann) : raise_err(&err);
+    return ann != NULL ? nr_py_annotated_request_wrap(ann) : nr_py_raise(&err);
 }
 
 /* A new LLMRequest: headers copied from `from`, content adopted from json. */
@@ -81,7 +76,7 @@ static PyObject *codec_encode(PyObject *self, PyObject *const *args, Py_ssize_t 
     nr_error err = NR_ERROR_INIT;
     cJSON *out = nr_codec_encode((nr_codec_id)builtin_id(self), nr_py_annotated_json(args[0]),
                                  content, content, &err);
-    return out != NULL ? request_with(args[1], out) : raise_err(&err);
+    return out != NULL ? request_with(args[1], out) : nr_py_raise(&err);
 }
 
 static PyObject *codec_decode_response(PyObject *self, PyObject *response)
@@ -92,7 +87,7 @@ static PyObject *codec_decode_response(PyObject *self, PyObject *response)
     nr_error err = NR_ERROR_INIT;
     cJSON *ann = nr_codec_decode_response((nr_codec_id)builtin_id(self), j, &err);
     cJSON_Delete(j);
-    return ann != NULL ? nr_py_annotated_response_wrap(ann) : raise_err(&err);
+    return ann != NULL ? nr_py_annotated_response_wrap(ann) : nr_py_raise(&err);
 }
 
 /* aggregate(chunks) -> the response a non-streaming call would have returned */
@@ -297,6 +292,7 @@ static PyObject *call_codec(PyObject *obj, const char *name, const char *method,
     return r;
 }
 
+/* Takes r; raises TypeError naming the codec and returns NULL. */
 static PyObject *wrong_type(const char *codec, const char *method, PyObject *r, const char *expected)
 {
     PyErr_Format(PyExc_TypeError, "codec %s.%s() returned %.100s; expected %s", codec, method,
