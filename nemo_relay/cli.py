@@ -17,7 +17,7 @@ from typing import Any
 
 import nemo_relay
 
-from . import _native, plugin
+from . import _manifest_text, _native, plugin
 from .errors import RelayError
 
 # the manifest checks in the order the loader runs them
@@ -42,9 +42,8 @@ def _check_report(path: str, plugin_id: str | None, trust_writable: bool) -> dic
     try:
         resolved, text = plugin._resolve(path, plugin_id)
         ignored = _native.manifest_warnings(resolved, text)
-        if text is None:
-            with open(resolved, encoding="utf-8") as f:
-                text = f.read()
+        if text is None:  # the loader's reader: size cap, regular files only
+            text = _manifest_text.read_text(resolved, plugin_id)
         integrity = json.loads(text).get("integrity")
         has_sha256 = isinstance(integrity, dict) and integrity.get("sha256") is not None
     except (RelayError, OSError, ValueError, AttributeError):

@@ -16,10 +16,11 @@ the real values and the caller still gets the real result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from . import plugin as _plugin
 from ._config_json import plain as _plain
+from .plugin import ConfigDiagnostic, ConfigPolicy, ConfigReport
 
 __all__ = [
     "DETECTORS",
@@ -47,34 +48,9 @@ Behavior = Literal["ignore", "warn", "error"]
 Action = Literal["remove", "redact", "regex_replace", "hash", "mask"]
 
 
-class ConfigDiagnostic(TypedDict, total=False):
-    level: Literal["warning", "error"]
-    code: str
-    message: str
-    component: str
-    field: str
-
-
-class ConfigReport(TypedDict):
-    diagnostics: list[ConfigDiagnostic]
-
-
 def _object(fields_: dict[str, Any]) -> dict[str, Any]:
     """A JSON object of the given members, None members left out."""
     return {k: _plain(v) for k, v in fields_.items() if v is not None}
-
-
-@dataclass(slots=True)
-class ConfigPolicy:
-    """How unknown fields and unsupported values of this component are reported."""
-
-    unknown_component: Behavior = "warn"
-    unknown_field: Behavior = "warn"
-    unsupported_value: Behavior = "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"unknown_component": self.unknown_component, "unknown_field": self.unknown_field,
-                "unsupported_value": self.unsupported_value}
 
 
 @dataclass(slots=True)

@@ -1,28 +1,13 @@
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
+
+from .plugin import ConfigDiagnostic as ConfigDiagnostic, ConfigPolicy as ConfigPolicy, ConfigReport as ConfigReport
 
 PII_REDACTION_PLUGIN_KIND: str
 DETECTORS: tuple[str, ...]
 
 Behavior = Literal["ignore", "warn", "error"]
 Action = Literal["remove", "redact", "regex_replace", "hash", "mask"]
-
-class ConfigDiagnostic(TypedDict, total=False):
-    level: Literal["warning", "error"]
-    code: str
-    message: str
-    component: str
-    field: str
-
-class ConfigReport(TypedDict):
-    diagnostics: list[ConfigDiagnostic]
-
-@dataclass(slots=True)
-class ConfigPolicy:
-    unknown_component: Behavior = ...
-    unknown_field: Behavior = ...
-    unsupported_value: Behavior = ...
-    def to_dict(self) -> dict[str, Any]: ...
 
 @dataclass(slots=True)
 class BuiltinConfig:

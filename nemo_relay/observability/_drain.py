@@ -58,23 +58,24 @@ class Drain:
     # -- registration ---------------------------------------------------------
 
     def register(self, name: str) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self.what} has been shut down")
-            self._start_thread()
+        self._check_open()
         self._queue.register(name)
         self._names.add(name)
+        self._start_thread()
 
     def register_in(self, context: Any, name: str) -> None:
         """Registers the queue through a plugin context: the registration
         belongs to the plugin configuration and goes when it is cleared."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self.what} has been shut down")
-            self._start_thread()
+        self._check_open()
         context.register_subscriber(name, self._queue)
         with _live_lock:
             _owned.add(self)
+        self._start_thread()
+
+    def _check_open(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.what} has been shut down")
 
     def deregister(self, name: str) -> bool:
         if name not in self._names:
@@ -89,9 +90,13 @@ class Drain:
     # -- the drain thread -----------------------------------------------------
 
     def _start_thread(self) -> None:
-        if self._thread is None:
-            # The thread holds the queue and sink, not self: an exporter the
-            # application drops is still collected.
+        """Started only once a registration succeeded: a failed one leaves no
+        thread waiting on a queue nothing will close."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            # The thread holds the queue and the sink (a bound method of the
+            # exporter), so it lives until shutdown() closes the queue.
             self._thread = threading.Thread(
                 target=_run,
                 args=(self.what, self._queue, self._sink, self._batch, self._capacity, self._on_close),

@@ -18,7 +18,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 from pydantic import BaseModel
 
-Json = Any
+from ..._types import Json as Json  # re-exported for the integration modules
 
 # keep the record readable when a payload nests without end
 _MAX_DEPTH = 64
